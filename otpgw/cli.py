@@ -1,0 +1,127 @@
+"""The ``otpgw`` command: serve | worker | dev | unlock | opt-out | opt-in | healthcheck."""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import urllib.request
+
+from .config import SettingsError, load_settings
+
+DEV_BANNER = """
+  ****************************************************************
+  *  otpgw DEV MODE: embedded in-memory store, console transport. *
+  *  Codes are printed below. Data is lost on exit.               *
+  *  Never use dev mode in production.                            *
+  ****************************************************************
+  listening on http://{host}:{port}  (no API key needed)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="otpgw", description="One-time codes over SMS.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the HTTP API under gunicorn (settings from OTPGW_*)")
+    worker = sub.add_parser("worker", help="run a delivery worker")
+    worker.add_argument("--transport", help="transport name (default: OTPGW_TRANSPORT)")
+    dev = sub.add_parser("dev", help="API + worker in one process on an embedded store")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=8080)
+    for name, text in (("unlock", "release a lockout"), ("opt-out", "stop all messages to a phone"),
+                       ("opt-in", "undo an opt-out")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("phone", nargs="?")
+        if name == "unlock":
+            cmd.add_argument("--user-ref", help="release a user_ref lockout instead of a phone's")
+            cmd.add_argument("--client", help="API client name the user_ref belongs to")
+    check = sub.add_parser("healthcheck", help="exit 0 if the local /healthz answers (container HEALTHCHECK)")
+    check.add_argument("--url", default="http://127.0.0.1:8080/healthz")
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SettingsError as exc:
+        print(f"otpgw: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def serve(_: argparse.Namespace) -> int:
+    load_settings()  # a bad setting stops here, with its sentence, not inside a worker
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", "python:otpgw.gunicorn_conf",
+                              "otpgw.wsgi:application"])
+    return 0  # not reached
+
+
+def worker(args: argparse.Namespace) -> int:
+    from .logs import configure_logging
+    from .runtime import build_worker, serve_worker_health
+
+    settings = load_settings(**({"transport": args.transport} if args.transport else {}))
+    configure_logging(settings.log_level)
+    delivery = build_worker(settings)
+    stop = _stop_on_signals()
+    serve_worker_health(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")))
+    delivery.run(stop)
+    delivery.transport.close()
+    return 0
+
+
+def dev(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from .logs import configure_logging
+    from .runtime import build_dev
+
+    settings = load_settings(dev=True, transport="console")
+    configure_logging(settings.log_level)
+    app, delivery = build_dev(settings)
+    stop = threading.Event()
+    threading.Thread(target=delivery.run, args=(stop,), name="otpgw-worker", daemon=True).start()
+    server = make_server(args.host, args.port, app, threaded=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"WARNING: dev mode is listening on {args.host}, not only on loopback.", file=sys.stderr)
+    print(DEV_BANNER.format(host=args.host, port=server.server_port), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    stop.set()
+    return 0
+
+
+def operator(args: argparse.Namespace) -> int:
+    from .runtime import build_operator
+
+    if not args.phone and not getattr(args, "user_ref", None):
+        print("otpgw: give a phone number (or --user-ref)", file=sys.stderr)
+        return 2
+    tool = build_operator(load_settings())
+    message = tool.run(args.command, phone=args.phone, user_ref=getattr(args, "user_ref", None),
+                       client=getattr(args, "client", None))
+    print(message)
+    return 0
+
+
+def healthcheck(args: argparse.Namespace) -> int:
+    try:
+        with urllib.request.urlopen(args.url, timeout=3) as reply:
+            return 0 if reply.status == 200 else 1
+    except OSError as exc:
+        print(f"otpgw: {args.url} is not healthy: {exc}", file=sys.stderr)
+        return 1
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+COMMANDS = {"serve": serve, "worker": worker, "dev": dev, "unlock": operator, "opt-out": operator,
+            "opt-in": operator, "healthcheck": healthcheck}
+
+if __name__ == "__main__":
+    sys.exit(main())

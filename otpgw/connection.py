@@ -1,0 +1,45 @@
+"""Build the Redis client the settings describe: URL, Sentinel, Cluster, or embedded.
+
+The embedded store (fakeredis, dev mode only) lets a newcomer run otpgw with no
+server at all; it lives in the process and is lost when the process exits.
+"""
+from __future__ import annotations
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .config import Settings
+
+
+def connect(settings: Settings, *, embedded: bool = False) -> redis.Redis:
+    """A client with short timeouts and no silent retries, so an outage is a fast 503."""
+    if embedded:
+        import fakeredis
+
+        return fakeredis.FakeRedis(server=fakeredis.FakeServer())
+    common = dict(
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        username=settings.redis_username or None,
+        password=settings.redis_password or None,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+    if settings.redis_sentinels:
+        from redis.sentinel import Sentinel
+
+        nodes = [_host_port(s) for s in settings.redis_sentinels]
+        sentinel = Sentinel(nodes, sentinel_kwargs={"socket_timeout": settings.redis_timeout}, **common)
+        return sentinel.master_for(settings.redis_sentinel_master)
+    if settings.redis_cluster:
+        from redis.cluster import RedisCluster
+
+        common.pop("health_check_interval")
+        return RedisCluster.from_url(settings.redis_url, **common)
+    return redis.Redis.from_url(settings.redis_url, **common)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    return (host, int(port)) if sep else (value, 26379)

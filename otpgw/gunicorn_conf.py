@@ -1,0 +1,40 @@
+"""gunicorn settings for ``otpgw serve``, from the environment.
+
+Defaults are the measured best on a 2-core machine (see README, Benchmarks): gevent
+workers, two per core. ``worker_tmp_dir`` is /dev/shm so a read-only root filesystem
+works, and the access log is a JSON line without query strings or bodies.
+"""
+import multiprocessing
+import os
+import shutil
+
+bind = os.environ.get("OTPGW_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("OTPGW_WORKERS", multiprocessing.cpu_count() * 2))
+worker_class = os.environ.get("OTPGW_WORKER_CLASS", "gevent")
+threads = int(os.environ.get("OTPGW_THREADS", "1"))
+worker_connections = int(os.environ.get("OTPGW_WORKER_CONNECTIONS", "200"))
+timeout = int(os.environ.get("OTPGW_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("OTPGW_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("OTPGW_KEEPALIVE", "5"))
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = "-" if os.environ.get("OTPGW_GUNICORN_ACCESS_LOG", "false").lower() == "true" else None
+access_log_format = ('{"logger":"gunicorn.access","remote":"%(h)s","method":"%(m)s","path":"%(U)s",'
+                     '"status":"%(s)s","bytes":"%(B)s","duration_us":"%(D)s","request_id":"%({x-request-id}o)s"}')
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("OTPGW_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Start each run with an empty metrics directory (stale files would skew counters)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """Let prometheus-client drop the gauges of a worker that is gone."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,45 @@
+"""Phone numbers: normalise to E.164 and classify, with the ``phonenumbers`` library.
+
+Also the one place that masks a number for logs and the console (``+4477****123``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from .errors import InvalidPhone
+
+_LANDLINE = {PhoneNumberType.FIXED_LINE}
+_MOBILE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+@dataclass(frozen=True)
+class Phone:
+    e164: str
+    country: str
+    is_landline: bool
+
+
+def parse_phone(raw: str, region: str = "") -> Phone:
+    """Normalise ``raw``; a national number needs ``region`` (ISO 3166 alpha-2)."""
+    try:
+        number = phonenumbers.parse(raw, region.upper() or None)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone("phone is not a recognisable phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone("phone is not a valid number for its country")
+    kind = phonenumbers.number_type(number)
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        country=phonenumbers.region_code_for_number(number) or "ZZ",
+        is_landline=kind in _LANDLINE,
+    )
+
+
+def mask(e164: str) -> str:
+    """Keep the country prefix and the last three digits: enough to tell numbers apart."""
+    if len(e164) <= 7:
+        return "*" * len(e164)
+    return e164[:4] + "*" * (len(e164) - 7) + e164[-3:]

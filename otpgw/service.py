@@ -1,0 +1,175 @@
+"""OtpService: send and verify one-time codes. No Flask here; views call these methods.
+
+Policy that needs no state (number validity, country allow-list, landlines, lengths)
+is decided here before Redis is touched; every rule that needs state is decided by
+the store's one script per operation. The clock is injected so tests control time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import codes, metrics
+from .audit import audit
+from .config import Settings
+from .errors import CountryNotAllowed, Gone, InvalidPhone, InvalidRequest, Locked, NotFound, OptedOut, RateLimited
+from .messages import render, resolve_locale
+from .phones import Phone, parse_phone
+from .sealing import Sealer
+from .store import Attempt, NewCode, Outcome, RedisStore
+
+DAY_MS = 86400 * 1000
+
+
+def iso(ms: int | str) -> str:
+    """Epoch milliseconds as an RFC 3339 UTC timestamp."""
+    moment = dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    code_id: str
+    expires_at_ms: int
+    resend_after_ms: int
+    phone: Phone  # for audit logs (masked there), never returned to the caller
+
+
+class OtpService:
+    def __init__(self, settings: Settings, store: RedisStore, *, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.sealer = Sealer(settings.secret_keys)
+        self._keys = [k.encode() for k in settings.secret_keys]
+        self._tag_key = self._keys[-1]
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def tag(self, kind: str, value: str) -> str:
+        return codes.identity_tag(self._tag_key, kind, value)
+
+    def user_tag(self, client: str, user_ref: str | None) -> str:
+        """user_ref namespaces belong to each calling client."""
+        return self.tag("user", f"{client}\x00{user_ref}") if user_ref else ""
+
+    def phone(self, raw: str) -> Phone:
+        return parse_phone(raw, self.settings.default_region)
+
+    # -- send -----------------------------------------------------------------------
+    def send(self, request: dict[str, Any], client: str) -> SendResult:
+        s = self.settings
+        phone = self.phone(request["phone"])
+        if s.allowed_countries and phone.country not in s.allowed_countries:
+            raise CountryNotAllowed(f"sending to {phone.country} is not allowed", details={"country": phone.country})
+        if s.refuse_landlines and phone.is_landline:
+            raise InvalidPhone("landline numbers cannot receive SMS codes", details={"reason": "landline"})
+        ttl = request.get("ttl") or s.code_ttl
+        if ttl > s.max_code_ttl:
+            raise InvalidRequest(f"ttl must be at most {s.max_code_ttl} seconds", details={"ttl": ttl})
+        code = codes.generate_code(request.get("code_length") or s.code_length)
+        phone_tag = self.tag("phone", phone.e164)
+        code_id = codes.new_id(phone_tag)
+        locale = resolve_locale(request.get("locale") or s.default_locale, default=s.default_locale)
+        text = render(code, locale=locale, brand=s.brand, ttl_seconds=ttl, webotp_domain=s.webotp_domain)
+        now = self.now_ms()
+        new = NewCode(
+            code_id=code_id, phone_tag=phone_tag, digest=codes.code_digest(self._keys[0], phone_tag, code),
+            country=phone.country, client=client, transport=s.transport,
+            sealed=self.sealer.seal({"to": phone.e164, "text": text}), now_ms=now, ttl_ms=ttl * 1000,
+            ms_to_day_end=DAY_MS - now % DAY_MS, day=iso(now)[:10], locale=locale,
+            user_tag=self.user_tag(client, request.get("user_ref")),
+            ip_tag=self.tag("ip", request["client_ip"]) if request.get("client_ip") else "",
+        )
+        outcome = self.store.issue(new)
+        audit("otp.send", code_id=code_id if not outcome.refusal else "", phone=phone.e164, client=client,
+              country=phone.country, outcome=outcome.refusal or "queued", limit=outcome.limit)
+        metrics.SENDS.labels(outcome=outcome.refusal or "queued").inc()
+        if outcome.refusal in ("locked", "rate_limited"):
+            metrics.REFUSALS.labels(limit=outcome.limit).inc()
+        if outcome.refusal == "opted_out":
+            raise OptedOut()
+        if outcome.refusal == "locked":
+            raise Locked(retry_after_ms=outcome.retry_after_ms, details={"limit": outcome.limit})
+        if outcome.refusal:
+            raise RateLimited(f"too many codes requested ({outcome.limit})",
+                              retry_after_ms=outcome.retry_after_ms, details={"limit": outcome.limit})
+        return SendResult(code_id, now + ttl * 1000, now + outcome.retry_after_ms, phone)
+
+    # -- verify ---------------------------------------------------------------------
+    def verify(self, request: dict[str, Any], client: str) -> dict[str, Any]:
+        code_id = request.get("id") or ""
+        if request.get("phone"):
+            phone_tag = self.tag("phone", self.phone(request["phone"]).e164)
+            if code_id and codes.tag_of(code_id) != phone_tag:
+                raise NotFound(details={"reason": Outcome.NOT_FOUND.value})
+        else:
+            phone_tag = codes.tag_of(code_id)
+        attempt = Attempt(
+            phone_tag=phone_tag, code_id=code_id, client=client, now_ms=self.now_ms(),
+            candidates=codes.candidate_digests(self._keys, phone_tag, request["code"]),
+            user_tag=self.user_tag(client, request.get("user_ref")),
+            ip_tag=self.tag("ip", request["client_ip"]) if request.get("client_ip") else "",
+        )
+        result = self.store.verify(attempt)
+        reason = result.outcome.value
+        audit("otp.verify", code_id=result.code_id, client=client, outcome=reason, limit=result.limit)
+        metrics.VERIFIES.labels(outcome=reason).inc()
+        if result.outcome in (Outcome.LOCKED, Outcome.RATE_LIMITED) and not result.lock_started:
+            metrics.REFUSALS.labels(limit=result.limit).inc()
+        if result.lock_started:
+            metrics.LOCKOUTS.labels(scope=result.limit).inc()
+            audit("otp.lockout", code_id=result.code_id, client=client, limit=result.limit,
+                  retry_after_ms=result.retry_after_ms)
+        details = {"reason": reason, "id": result.code_id} if result.code_id else {"reason": reason}
+        if result.outcome is Outcome.APPROVED:
+            return {"valid": True, "id": result.code_id, "status": "approved", "reason": reason}
+        if result.outcome is Outcome.INVALID:
+            status = "pending" if result.attempts_left else "max_attempts"
+            return {"valid": False, "id": result.code_id, "status": status, "reason": reason,
+                    "attempts_left": result.attempts_left}
+        if result.outcome is Outcome.NOT_FOUND:
+            raise NotFound(details=details)
+        if result.outcome is Outcome.LOCKED:
+            raise Locked(retry_after_ms=result.retry_after_ms,
+                         details={**details, "limit": result.limit, "attempts_left": result.attempts_left})
+        if result.outcome is Outcome.RATE_LIMITED:
+            raise RateLimited(f"too many verifications ({result.limit})", retry_after_ms=result.retry_after_ms,
+                              details={"limit": result.limit})
+        raise Gone(_GONE_MESSAGES[result.outcome], code=reason, details=details)
+
+    # -- status and cancel ----------------------------------------------------------
+    def status(self, code_id: str, client: str) -> dict[str, Any]:
+        record = self.store.record(codes.tag_of(code_id), code_id)
+        if not record or record.get("client") != client:
+            raise NotFound()
+        status = record["status"]
+        if status == "pending" and self.now_ms() >= int(record["expires_at"]):
+            status = "expired"
+        delivery = {"status": record.get("delivery_status", "queued"), "transport": record.get("transport", ""),
+                    "updated_at": iso(record.get("delivery_updated_at") or record["created_at"])}
+        if record.get("carrier_ids"):
+            delivery["carrier_ids"] = record["carrier_ids"].split(",")
+        if record.get("delivery_detail"):
+            delivery["detail"] = record["delivery_detail"]
+        return {"id": code_id, "status": status, "attempts": int(record["attempts"]),
+                "created_at": iso(record["created_at"]), "expires_at": iso(record["expires_at"]),
+                "delivery": delivery}
+
+    def cancel(self, code_id: str, client: str) -> dict[str, Any]:
+        status = self.store.cancel(codes.tag_of(code_id), code_id, client, self.now_ms())
+        if status == "not_found":
+            raise NotFound()
+        audit("otp.cancel", code_id=code_id, client=client, status=status)
+        return {"id": code_id, "status": status}
+
+
+_GONE_MESSAGES = {
+    Outcome.EXPIRED: "the code has expired",
+    Outcome.MAX_ATTEMPTS: "too many wrong attempts; the code is no longer valid",
+    Outcome.ALREADY_USED: "the code was already used",
+    Outcome.CANCELED: "the code was canceled",
+}
