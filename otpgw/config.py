@@ -147,6 +147,8 @@ def _pairs(value: Any, kind: type) -> tuple[tuple[str, Any], ...]:
     """``"a:1,b:2"`` (or ``=``) from the environment, or a TOML table, as sorted pairs."""
     if isinstance(value, Mapping):
         return tuple(sorted((str(k), kind(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(sorted((str(k), kind(v)) for k, v in value))
     pairs = []
     for item in filter(None, (i.strip() for i in str(value).split(","))):
         key, sep, val = item.replace("=", ":", 1).partition(":")
