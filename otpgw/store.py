@@ -236,8 +236,8 @@ class RedisStore:
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
-            self.ensure_group(transport)
-            return []
+            self.ensure_group(transport)  # the group starts at 0: nothing queued before is missed
+            reply = self.client.xreadgroup(GROUP, consumer, {stream: ">"}, count=count)
         return [self._message(entry_id, fields) for _, entries in reply or [] for entry_id, fields in entries]
 
     @_guard
