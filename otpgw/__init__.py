@@ -48,7 +48,8 @@ def _render_http(error: HTTPException):
     mapped = _HTTP_ERRORS.get(error.code or 500)
     if mapped is None:
         mapped = type("HttpError", (OtpgwError,), {"status": error.code, "code": "http_error"})
-    return _render(mapped(error.description if mapped is InvalidRequest else ""))
+    messages = {InvalidRequest: error.description, NotFound: "no such path"}
+    return _render(mapped(messages.get(mapped, "")))
 
 
 def _render_unexpected(error: Exception):

@@ -75,11 +75,11 @@ def verify():
     return schemas.VerifyResponseSchema().dump(service().verify(load(schemas.VerifyRequestSchema()), g.client))
 
 
-@bp.get("/<code_id>")
+@bp.get("/<string(length=32):code_id>")
 def status(code_id: str):
     return schemas.StatusResponseSchema().dump(service().status(path_id(code_id), g.client))
 
 
-@bp.post("/<code_id>/cancel")
+@bp.post("/<string(length=32):code_id>/cancel")
 def cancel(code_id: str):
     return schemas.CancelResponseSchema().dump(service().cancel(path_id(code_id), g.client))

@@ -36,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "unlock":
             cmd.add_argument("--user-ref", help="release a user_ref lockout instead of a phone's")
             cmd.add_argument("--client", help="API client name the user_ref belongs to")
-    check = sub.add_parser("healthcheck", help="exit 0 if the local /healthz answers (container HEALTHCHECK)")
-    check.add_argument("--url", default="http://127.0.0.1:8080/healthz")
+    check = sub.add_parser("healthcheck", help="exit 0 if a local /healthz answers (container HEALTHCHECK)")
+    check.add_argument("--url", action="append",
+                       help="URL to probe (repeatable); default: the API port 8080, then the worker's health port")
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
@@ -59,6 +60,8 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = load_settings(**({"transport": args.transport} if args.transport else {}))
     configure_logging(settings.log_level)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     delivery = build_worker(settings)
     stop = _stop_on_signals()
     serve_worker_health(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")))
@@ -105,12 +108,17 @@ def operator(args: argparse.Namespace) -> int:
 
 
 def healthcheck(args: argparse.Namespace) -> int:
-    try:
-        with urllib.request.urlopen(args.url, timeout=3) as reply:
-            return 0 if reply.status == 200 else 1
-    except OSError as exc:
-        print(f"otpgw: {args.url} is not healthy: {exc}", file=sys.stderr)
-        return 1
+    """Healthy if any probed URL answers 200: one image serves both API and worker containers."""
+    worker_port = os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")
+    urls = args.url or ["http://127.0.0.1:8080/healthz", f"http://127.0.0.1:{worker_port}/healthz"]
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=3) as reply:
+                if reply.status == 200:
+                    return 0
+        except OSError as exc:
+            print(f"otpgw: {url} is not healthy: {exc}", file=sys.stderr)
+    return 1
 
 
 def _stop_on_signals() -> threading.Event:
