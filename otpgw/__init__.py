@@ -49,7 +49,9 @@ def _render_http(error: HTTPException):
     if mapped is None:
         mapped = type("HttpError", (OtpgwError,), {"status": error.code, "code": "http_error"})
     messages = {InvalidRequest: error.description, NotFound: "no such path"}
-    return _render(mapped(messages.get(mapped, "")))
+    body, status, headers = _render(mapped(messages.get(mapped, "")))
+    allowed = getattr(error, "valid_methods", None)  # RFC 9110: a 405 names what is allowed
+    return body, status, {**headers, "Allow": ", ".join(allowed)} if allowed else headers
 
 
 def _render_unexpected(error: Exception):

@@ -8,6 +8,7 @@ the process runs.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import secrets
 import tomllib
@@ -17,6 +18,12 @@ from typing import Any, Mapping
 from . import messages
 
 ENV_PREFIX = "OTPGW_"
+# Read from the environment by gunicorn_conf, the CLI and transports, not by Settings.
+PROCESS_VARIABLES = {
+    "OTPGW_CONFIG", "OTPGW_BIND", "OTPGW_WORKERS", "OTPGW_THREADS", "OTPGW_WORKER_CLASS",
+    "OTPGW_WORKER_CONNECTIONS", "OTPGW_TIMEOUT", "OTPGW_GRACEFUL_TIMEOUT", "OTPGW_KEEPALIVE",
+    "OTPGW_GUNICORN_ACCESS_LOG", "OTPGW_FORWARDED_ALLOW_IPS", "OTPGW_WORKER_HEALTH_PORT", "OTPGW_MODEM_DEVICE",
+}
 
 
 class SettingsError(ValueError):
@@ -90,6 +97,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     for f in dataclasses.fields(Settings):
         if ENV_PREFIX + f.name.upper() in environ:
             raw[f.name] = environ[ENV_PREFIX + f.name.upper()]
+    _refuse_misspellings(environ)
     raw.update(overrides)
     unknown = sorted(set(raw) - {f.name for f in dataclasses.fields(Settings)})
     if unknown:
@@ -100,6 +108,19 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     settings = Settings(**values)
     _validate(settings)
     return settings
+
+
+def _refuse_misspellings(environ: Mapping[str, str]) -> None:
+    """A near-miss of a setting's name is a typo that would silently keep a default.
+
+    Other ``OTPGW_*`` names (gunicorn's, transports' credentials) are left alone.
+    """
+    known = {ENV_PREFIX + f.name.upper() for f in dataclasses.fields(Settings)} | PROCESS_VARIABLES
+    for name in environ:
+        if name.startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.88)
+            if close:
+                raise SettingsError(f"{name} is not a setting; did you mean {close[0]}?")
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -151,10 +172,11 @@ def _pairs(value: Any, kind: type) -> tuple[tuple[str, Any], ...]:
         return tuple(sorted((str(k), kind(v)) for k, v in value))
     pairs = []
     for item in filter(None, (i.strip() for i in str(value).split(","))):
-        key, sep, val = item.replace("=", ":", 1).partition(":")
-        if not sep or not key or not val:
+        cut = min((i for i in (item.find(":"), item.find("=")) if i >= 0), default=-1)
+        key, val = (item[:cut].strip(), item[cut + 1:].strip()) if cut >= 0 else ("", "")
+        if not key or not val:
             raise ValueError(f"{item!r} is not name:value")
-        pairs.append((key.strip(), kind(val.strip())))
+        pairs.append((key, kind(val)))
     return tuple(sorted(pairs))
 
 

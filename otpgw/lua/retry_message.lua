@@ -9,5 +9,7 @@ if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('HSET', KEYS[3], 'delivery_detail', ARGV[7], 'delivery_updated_at', ARGV[6])
+if redis.call('EXISTS', KEYS[3]) == 1 then  -- never recreate a record that expired
+  redis.call('HSET', KEYS[3], 'delivery_detail', ARGV[7], 'delivery_updated_at', ARGV[6])
+end
 return 1
