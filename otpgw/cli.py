@@ -9,6 +9,7 @@ import threading
 import urllib.request
 
 from .config import SettingsError, load_settings
+from .errors import OtpgwError
 
 DEV_BANNER = """
   ****************************************************************
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"otpgw: configuration error: {exc}", file=sys.stderr)
         return 2
+    except OtpgwError as exc:
+        print(f"otpgw: {exc.message}", file=sys.stderr)
+        return 1
 
 
 def serve(_: argparse.Namespace) -> int:

@@ -12,14 +12,19 @@ from redis.retry import Retry
 from .config import Settings
 
 
-def connect(settings: Settings, *, embedded: bool = False) -> redis.Redis:
-    """A client with short timeouts and no silent retries, so an outage is a fast 503."""
+def connect(settings: Settings, *, embedded: bool = False, blocking_ms: int = 0) -> redis.Redis:
+    """A client with short timeouts and no silent retries, so an outage is a fast 503.
+
+    ``blocking_ms``: the longest blocking command this client will send (a worker's
+    XREADGROUP BLOCK); its read timeout is extended by that much so a quiet queue is
+    not mistaken for an outage.
+    """
     if embedded:
         import fakeredis
 
         return fakeredis.FakeRedis(server=fakeredis.FakeServer())
     common = dict(
-        socket_timeout=settings.redis_timeout,
+        socket_timeout=settings.redis_timeout + blocking_ms / 1000,
         socket_connect_timeout=settings.redis_timeout,
         username=settings.redis_username or None,
         password=settings.redis_password or None,

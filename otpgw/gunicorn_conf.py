@@ -21,6 +21,7 @@ accesslog = "-" if os.environ.get("OTPGW_GUNICORN_ACCESS_LOG", "false").lower() 
 access_log_format = ('{"logger":"gunicorn.access","remote":"%(h)s","method":"%(m)s","path":"%(U)s",'
                      '"status":"%(s)s","bytes":"%(B)s","duration_us":"%(D)s","request_id":"%({x-request-id}o)s"}')
 errorlog = "-"
+control_socket_disable = True  # it would need a writable $HOME; nothing here uses it
 forwarded_allow_ips = os.environ.get("OTPGW_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

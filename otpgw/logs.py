@@ -16,13 +16,9 @@ import uuid
 from flask import Flask, g, request
 
 from . import metrics
+from .phones import redact
 
-_DIGITS = re.compile(r"(?<![\w])\+?\d{6,}(?![\w])")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def redact(text: str) -> str:
-    return _DIGITS.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 3), text)
 
 
 class JsonFormatter(logging.Formatter):

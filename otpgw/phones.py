@@ -1,9 +1,11 @@
 """Phone numbers: normalise to E.164 and classify, with the ``phonenumbers`` library.
 
-Also the one place that masks a number for logs and the console (``+4477****123``).
+Also the one place that masks numbers: one known number (``mask``) for logs and the
+console, and any digit run in free text (``redact``) such as a carrier's error message.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import phonenumbers
@@ -43,3 +45,11 @@ def mask(e164: str) -> str:
     if len(e164) <= 7:
         return "*" * len(e164)
     return e164[:4] + "*" * (len(e164) - 7) + e164[-3:]
+
+
+_DIGIT_RUN = re.compile(r"(?<![\w])\+?\d{6,}(?![\w])")
+
+
+def redact(text: str) -> str:
+    """Mask every free-standing run of six or more digits: a number or a code."""
+    return _DIGIT_RUN.sub(lambda m: m.group(0)[:3] + "*" * (len(m.group(0)) - 3), text)

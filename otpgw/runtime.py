@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 
 def build_worker(settings: Settings, store: RedisStore | None = None) -> DeliveryWorker:
     transport = transport_class(settings.transport).from_settings(settings)
-    return DeliveryWorker(settings, store or RedisStore(connect(settings), settings), transport)
+    if store is None:
+        store = RedisStore(connect(settings, blocking_ms=settings.worker_block_ms), settings)
+    return DeliveryWorker(settings, store, transport)
 
 
 def build_dev(settings: Settings) -> tuple[Flask, DeliveryWorker]:

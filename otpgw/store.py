@@ -189,7 +189,7 @@ class RedisStore:
     @_guard
     def cancel(self, phone_tag: str, code_id: str, client: str, now_ms: int) -> str:
         k = self.keys
-        keys = [k.record(phone_tag, code_id), k.digest(phone_tag, code_id), k.phone(phone_tag, "latest")]
+        keys = [k.record(phone_tag, code_id), k.digest(phone_tag, code_id)]
         return _text(self._run("cancel_code", keys, [code_id, client, now_ms]))
 
     # -- operator -----------------------------------------------------------------
@@ -232,7 +232,7 @@ class RedisStore:
         """New messages for this consumer; recreates the group if the idle queue expired."""
         stream = self.keys.stream(transport)
         try:
-            reply = self.client.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms)
+            reply = self.client.xreadgroup(GROUP, consumer, {stream: ">"}, count=count, block=block_ms or None)
         except redis.exceptions.ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise

@@ -17,14 +17,17 @@ import time
 from typing import Callable
 
 from . import metrics
+from .codes import tag_of
 from .config import Settings
 from .errors import StoreUnavailable
+from .phones import redact
 from .sealing import Sealer, SealError
 from .store import QueuedMessage, RedisStore
 from .transports import Message, Transport, TransportError
 
 log = logging.getLogger(__name__)
 BATCH = 10
+DETAIL_MAX = 200  # a carrier's error text is shown on GET /otp/<id>; keep it short
 
 
 class DeliveryWorker:
@@ -47,7 +50,6 @@ class DeliveryWorker:
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set; the message in hand is finished first."""
-        self.store.ensure_group(self.name)
         log.info("worker %s consuming %s", self.consumer, self.name)
         while not stop.is_set():
             try:
@@ -79,6 +81,12 @@ class DeliveryWorker:
         now = self.now_ms()
         if now >= queued.deadline_ms:
             return self._finish(queued, "failed", detail="expired before delivery")
+        record = self.store.record(tag_of(queued.code_id), queued.code_id)
+        code_status = record["status"] if record else "gone"
+        if code_status == "approved":  # an earlier attempt was delivered, then its worker died
+            return self._finish(queued, "sent", detail="code approved before this attempt")
+        if code_status != "pending":
+            return self._finish(queued, "failed", detail=f"code {code_status} before delivery")
         try:
             payload = self.sealer.open(queued.sealed)
         except SealError:
@@ -94,7 +102,7 @@ class DeliveryWorker:
         return self._finish(queued, "sent", carrier_ids=tuple(carrier_ids))
 
     def _failed_attempt(self, queued: QueuedMessage, exc: TransportError) -> str:
-        detail = f"attempt {queued.attempt + 1}: {exc}"
+        detail = f"attempt {queued.attempt + 1}: {redact(str(exc))[:DETAIL_MAX]}"
         if not exc.retryable or queued.attempt >= self.settings.worker_max_retries:
             return self._finish(queued, "failed", detail=detail)
         due = self.now_ms() + int(self.settings.worker_retry_base * 1000 * 2 ** queued.attempt)

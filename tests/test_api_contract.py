@@ -294,7 +294,7 @@ class TestCancel:
     def test_verify_after_cancel_is_410_canceled_even_with_the_right_code(self, app, client):
         code_id, code = issue(app, client)
         client.post(f"/otp/{code_id}/cancel", headers=AUTH)
-        assert_envelope(verify(client, phone=PHONE, code=code), 404, "not_found")
+        assert_envelope(verify(client, phone=PHONE, code=code), 410, "canceled")
         assert_envelope(verify(client, id=code_id, code=code), 410, "canceled")
 
     def test_unknown_id_is_404(self, client):

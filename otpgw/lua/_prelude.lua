@@ -22,6 +22,7 @@ local function count_failure(fails, lock, level, threshold, window, base, max, l
 end
 
 -- Delivery status only moves forward: queued < sent < delivered | undelivered | failed.
+-- Among final states the later event wins: a carrier's report outranks the worker's guess.
 local DELIVERY_RANK = {queued = 0, sent = 1, delivered = 2, undelivered = 2, failed = 2}
 
 -- Update a code record's delivery fields if the record exists and the move is forward.
@@ -30,12 +31,16 @@ local function update_delivery(record, status, transport, now, carrier_ids, deta
   if redis.call('EXISTS', record) == 0 then return 0 end
   local current = redis.call('HGET', record, 'delivery_status') or 'queued'
   local rank_now, rank_new = DELIVERY_RANK[current] or 0, DELIVERY_RANK[status] or 0
+  local known_ids = redis.call('HGET', record, 'carrier_ids')
+  if carrier_ids ~= '' and not known_ids then redis.call('HSET', record, 'carrier_ids', carrier_ids) end
   if rank_new < rank_now or (rank_new == rank_now and status == current and status ~= 'queued') then
     return 0
   end
   redis.call('HSET', record, 'delivery_status', status, 'delivery_updated_at', now)
   if transport ~= '' then redis.call('HSET', record, 'transport', transport) end
   if carrier_ids ~= '' then redis.call('HSET', record, 'carrier_ids', carrier_ids) end
-  if detail ~= '' then redis.call('HSET', record, 'delivery_detail', detail) end
+  -- the detail describes the current status, so an empty one clears an older one
+  if detail ~= '' then redis.call('HSET', record, 'delivery_detail', detail)
+  else redis.call('HDEL', record, 'delivery_detail') end
   return 1
 end

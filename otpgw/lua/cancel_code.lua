@@ -1,5 +1,5 @@
 -- cancel_code.lua: end a pending code at the caller's request.
--- KEYS[1] code record   KEYS[2] code digest   KEYS[3] phone's newest code id
+-- KEYS[1] code record   KEYS[2] code digest
 -- ARGV[1] id   ARGV[2] calling client   ARGV[3] now (ms)
 -- Returns the code's status after the call ('canceled', or the status it already had),
 -- or 'not_found' when there is no such code for this client.
@@ -11,5 +11,4 @@ local status = 'canceled'
 if now >= tonumber(rec[3]) then status = 'expired' end
 redis.call('HSET', KEYS[1], 'status', status, 'ended_at', now)
 redis.call('DEL', KEYS[2])
-if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return status

@@ -67,7 +67,8 @@ for i = 18, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[9], unpack(fields))
 redis.call('PEXPIRE', KEYS[9], ARGV[5])
 redis.call('SET', KEYS[10], ARGV[3], 'PX', ARGV[4])
-redis.call('SET', KEYS[8], ARGV[2], 'PX', ARGV[4])
+-- the pointer lives as long as the record, so a late verify by phone learns the exact reason
+redis.call('SET', KEYS[8], ARGV[2], 'PX', ARGV[5])
 redis.call('XADD', KEYS[11], '*', 'id', ARGV[2], 'sealed', ARGV[14], 'deadline', now + tonumber(ARGV[4]), 'attempt', '0')
 redis.call('PEXPIRE', KEYS[11], ARGV[15])
 return {'ok', cooldown, ''}

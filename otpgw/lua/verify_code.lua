@@ -60,7 +60,6 @@ for i = 15, #ARGV do
   if ARGV[i] == stored then
     redis.call('HSET', record, 'status', 'approved', 'ended_at', now)
     redis.call('DEL', digest_key, KEYS[3])
-    if redis.call('GET', KEYS[1]) == id then redis.call('DEL', KEYS[1]) end
     if ufails ~= '' then redis.call('DEL', ufails) end
     return {'approved', id, max_attempts - attempts, 0, ''}
   end
