@@ -7,11 +7,14 @@ skip.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +31,9 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 OTHER_AUTH = {"Authorization": f"Bearer {OTHER_KEY}"}
 PHONE = "+14155552671"
 OTHER_PHONE = "+14155552672"
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def find_redis_server() -> str:
@@ -183,4 +189,59 @@ def verify(client, headers=None, **fields):
     return client.post("/otp/verify", json=fields, headers=headers or AUTH)
 
 
-ROOT = Path(__file__).resolve().parent.parent
+
+class ChildProcess:
+    """A child process whose combined output is collected line by line by a thread."""
+
+    def __init__(self, args: list[str], env: dict[str, str]):
+        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, text=True, bufsize=1)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def json_lines(self) -> list[dict]:
+        parsed = []
+        for line in list(self.lines):
+            if line.startswith("{"):
+                try:
+                    parsed.append(json.loads(line))
+                except ValueError:
+                    pass
+        return parsed
+
+    def wait_for(self, condition, *, timeout: float = 20.0, what: str = "output") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if self.proc.poll() is not None:
+                time.sleep(0.2)  # let the reader catch the last lines
+                if condition():
+                    return
+                raise AssertionError(f"process exited ({self.proc.returncode}) before {what}:\n{self.output[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}:\n{self.output[-4000:]}")
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        """Signal and wait; kill if it does not exit in time. Returns the exit code (None if killed)."""
+        code = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                code = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        else:
+            code = self.proc.returncode
+        self._reader.join(5)
+        self.proc.stdout.close()
+        return code

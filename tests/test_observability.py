@@ -11,9 +11,7 @@ import logging
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,7 +19,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import API_KEY, AUTH, PHONE, ROOT, SECRET, free_port, send, sent_code, verify
+from conftest import API_KEY, AUTH, PHONE, SECRET, free_port, send, sent_code, verify
+from conftest import ChildProcess as Process
 from otpgw.logs import JsonFormatter
 from otpgw.phones import mask
 from otpgw.runtime import Operator
@@ -37,52 +36,6 @@ BEARER = {"Authorization": f"Bearer {API_KEY}"}
 
 
 # -- a gunicorn subprocess -------------------------------------------------------------
-
-class Process:
-    """A child process whose combined output is collected line by line by a thread."""
-
-    def __init__(self, args: list[str], env: dict[str, str]):
-        self.proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, text=True, bufsize=1)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def json_lines(self) -> list[dict]:
-        parsed = []
-        for line in list(self.lines):
-            if line.startswith("{"):
-                try:
-                    parsed.append(json.loads(line))
-                except ValueError:
-                    pass
-        return parsed
-
-    def wait_for(self, condition, *, timeout: float = 20.0, what: str = "output") -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"no {what} (exit {self.proc.poll()}):\n{self.output[-4000:]}")
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._reader.join(5)
-        self.proc.stdout.close()
 
 
 def start_gunicorn(tmp_path, redis_url: str, worker_class: str, workers: int = 3, **extra: str) -> Process:

@@ -1,5 +1,5 @@
 """A first end-to-end pass over the real store; the detailed rules live in their own files."""
-from conftest import AUTH, PHONE, send, sent_code, verify
+from conftest import PHONE, send, sent_code, verify
 
 
 class TestSendThenVerify:
