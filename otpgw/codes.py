@@ -1,12 +1,14 @@
 """One-time codes, ids and their digests: pure functions, no I/O.
 
-A code is never stored. Redis holds only ``HMAC-SHA256(key, "otpgw-code" | tag | code)``
-under the code's own id, where ``tag`` is the phone's keyed tag. The id carries the tag
+A code is never stored. Redis holds only ``HMAC-SHA256(key, "otpgw-code" | tag | client | code)``
+under the code's own id, where ``tag`` is the phone's keyed tag and ``client`` the API
+client that asked for the code. The id carries the tag
 in its first 16 characters, so both ``verify`` by id and ``verify`` by phone can compute
 every candidate digest before the single Redis round trip, and the comparison then runs
 inside the verify script. The id binds the digest by location (it is only ever compared
-for its own id); a new send for a phone deletes the previous digest, so two digests of
-one phone never coexist and equal codes cannot be spotted in a dump.
+for its own id); a new send for a phone by the same client deletes that client's previous
+digest, so two digests of one phone and client never coexist, and the client in the MAC
+keeps equal codes of different clients from showing equal digests in a dump.
 
 Key rotation: new codes use the first key; every configured key is tried on verify.
 Phone tags use the *last* (oldest) key, so adding a new key keeps every phone's
@@ -56,10 +58,10 @@ def tag_of(code_id: str) -> str:
     return code_id[:TAG_LENGTH]
 
 
-def code_digest(key: bytes, phone_tag: str, code: str) -> str:
-    return _mac(key, "otpgw-code", phone_tag, code).hex()
+def code_digest(key: bytes, phone_tag: str, client: str, code: str) -> str:
+    return _mac(key, "otpgw-code", phone_tag, client, code).hex()
 
 
-def candidate_digests(keys: list[bytes], phone_tag: str, code: str) -> list[str]:
+def candidate_digests(keys: list[bytes], phone_tag: str, client: str, code: str) -> list[str]:
     """The digest of ``code`` under every key, newest first, for rotation on verify."""
-    return [code_digest(key, phone_tag, code) for key in keys]
+    return [code_digest(key, phone_tag, client, code) for key in keys]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any, Mapping
 from . import messages
 
 ENV_PREFIX = "OTPGW_"
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Read from the environment by gunicorn_conf, the CLI and transports, not by Settings.
 PROCESS_VARIABLES = {
     "OTPGW_CONFIG", "OTPGW_BIND", "OTPGW_WORKERS", "OTPGW_THREADS", "OTPGW_WORKER_CLASS",
@@ -224,6 +226,8 @@ def _validate(s: Settings) -> None:
             "OTPGW_API_KEYS is required outside dev mode (name:key,...); "
             "set OTPGW_ALLOW_UNAUTHENTICATED=true only behind a trusted gateway"
         )
+    if any(not _CLIENT_NAME.match(name) for name, _ in s.api_keys):
+        raise SettingsError("OTPGW_API_KEYS: client names are 1-64 characters of A-Z a-z 0-9 . _ -")
     if any(len(key) < 16 for _, key in s.api_keys):
         raise SettingsError("OTPGW_API_KEYS: every key must be at least 16 characters")
     if s.redis_sentinels and s.redis_cluster:

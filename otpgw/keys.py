@@ -36,8 +36,12 @@ class KeySpace:
         return self.key(phone_tag, "digest:")
 
     def phone(self, phone_tag: str, kind: str) -> str:
-        """kind: latest, lock, fails, level, cooldown, sends, optout."""
+        """kind: lock, fails, level, cooldown, sends, optout (shared by every client)."""
         return self.key(phone_tag, kind)
+
+    def newest(self, phone_tag: str, client: str) -> str:
+        """The id of the newest code a client asked for this phone: one live code each."""
+        return self.key(phone_tag, f"latest:{client}")
 
     def user(self, user_tag: str, kind: str) -> str:
         """kind: lock, fails, level."""

@@ -77,7 +77,7 @@ class OtpService:
         text = render(code, locale=locale, brand=s.brand, ttl_seconds=ttl, webotp_domain=s.webotp_domain)
         now = self.now_ms()
         new = NewCode(
-            code_id=code_id, phone_tag=phone_tag, digest=codes.code_digest(self._keys[0], phone_tag, code),
+            code_id=code_id, phone_tag=phone_tag, digest=codes.code_digest(self._keys[0], phone_tag, client, code),
             country=phone.country, client=client, transport=s.transport,
             sealed=self.sealer.seal({"to": phone.e164, "text": text}), now_ms=now, ttl_ms=ttl * 1000,
             ms_to_day_end=DAY_MS - now % DAY_MS, day=iso(now)[:10], locale=locale,
@@ -110,7 +110,7 @@ class OtpService:
             phone_tag = codes.tag_of(code_id)
         attempt = Attempt(
             phone_tag=phone_tag, code_id=code_id, client=client, now_ms=self.now_ms(),
-            candidates=codes.candidate_digests(self._keys, phone_tag, request["code"]),
+            candidates=codes.candidate_digests(self._keys, phone_tag, client, request["code"]),
             user_tag=self.user_tag(client, request.get("user_ref")),
             ip_tag=self.tag("ip", request["client_ip"]) if request.get("client_ip") else "",
         )

@@ -154,7 +154,7 @@ class RedisStore:
         }
         keys = [k.phone(tag, "lock"), k.user(new.user_tag, "lock"), k.phone(tag, "optout"),
                 k.phone(tag, "cooldown"), k.phone(tag, "sends"), k.client_ip(new.ip_tag, "send"),
-                k.country_day(new.country, new.day), k.phone(tag, "latest"),
+                k.country_day(new.country, new.day), k.newest(tag, new.client),
                 k.record(tag, new.code_id), k.digest(tag, new.code_id), k.stream(new.transport)]
         args = [new.now_ms, new.code_id, new.digest, new.ttl_ms, new.ttl_ms + s.retention * 1000,
                 s.resend_cooldown * 1000, s.send_window * 1000, s.send_window_max,
@@ -169,7 +169,7 @@ class RedisStore:
     @_guard
     def verify(self, attempt: Attempt) -> AttemptOutcome:
         s, k, tag = self.settings, self.keys, attempt.phone_tag
-        keys = [k.phone(tag, "latest"), k.phone(tag, "lock"), k.phone(tag, "fails"),
+        keys = [k.newest(tag, attempt.client), k.phone(tag, "lock"), k.phone(tag, "fails"),
                 k.phone(tag, "level"), k.client_ip(attempt.ip_tag, "verify")]
         args = [attempt.now_ms, attempt.code_id, k.record_prefix(tag), k.digest_prefix(tag),
                 attempt.client, attempt.user_tag, s.max_attempts, s.lockout_threshold,

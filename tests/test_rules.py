@@ -140,8 +140,8 @@ class TestCode:
         stored = redis_client.get(store.keys.digest(tag, code_id)).decode()
         assert stored != code and code not in stored
         assert stored != hashlib.sha256(code.encode()).hexdigest()  # not a bare, unkeyed hash
-        assert stored == codes.code_digest(KEY_A.encode(), tag, code)
-        assert stored != codes.code_digest(KEY_B.encode(), tag, code)  # the digest depends on the key
+        assert stored == codes.code_digest(KEY_A.encode(), tag, "app", code)
+        assert stored != codes.code_digest(KEY_B.encode(), tag, "app", code)  # the digest depends on the key
 
     def test_no_redis_value_holds_the_code_in_clear(self, app, client, redis_client):
         _, code = issue(app, client)
@@ -314,6 +314,17 @@ class TestBinding:
     def test_code_sent_without_user_ref_does_not_verify_for_one(self, app, client):
         code_id, code = issue(app, client)
         assert error(verify(client, id=code_id, code=code, user_ref="alice")) == (404, "not_found")
+
+    def test_another_clients_send_leaves_this_clients_code_live(self, make_app):
+        app = make_app(resend_cooldown=0)
+        client = app.test_client()
+        mine, my_code = issue(app, client)
+        theirs = send(client, PHONE, headers=OTHER_AUTH)
+        assert theirs.status_code == 202
+        their_code = sent_code(app, theirs.json["id"])
+        assert verify(client, phone=PHONE, code=my_code).json == {
+            "valid": True, "id": mine, "status": "approved", "reason": "approved"}
+        assert verify(client, headers=OTHER_AUTH, phone=PHONE, code=their_code).json["id"] == theirs.json["id"]
 
     def test_status_and_cancel_are_not_found_for_another_api_client(self, app, client):
         code_id, _ = issue(app, client)

@@ -3,7 +3,7 @@
 -- KEYS[1]  phone lock              KEYS[2]  user_ref lock (ignored when ARGV[12] == '0')
 -- KEYS[3]  phone opt-out           KEYS[4]  phone resend cooldown
 -- KEYS[5]  phone send log (zset)   KEYS[6]  client IP send counter (ignored when ARGV[9] == '0')
--- KEYS[7]  country day counter     KEYS[8]  phone's newest code id
+-- KEYS[7]  country day counter     KEYS[8]  newest code id of this phone and client
 -- KEYS[9]  new code record (hash)  KEYS[10] new code digest
 -- KEYS[11] transport stream
 -- ARGV[1]  now (ms)                ARGV[2]  new id
@@ -52,7 +52,7 @@ if cooldown > 0 then redis.call('SET', KEYS[4], '1', 'PX', cooldown) end
 redis.call('ZADD', KEYS[5], now, ARGV[2])
 redis.call('PEXPIRE', KEYS[5], window)
 
--- A resend supersedes the phone's previous code: only the newest code is live.
+-- A resend supersedes this client's previous code for the phone: one live code per client.
 local previous = redis.call('GET', KEYS[8])
 if previous then
   local old = ARGV[16] .. previous

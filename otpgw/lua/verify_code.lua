@@ -1,8 +1,8 @@
 -- verify_code.lua: one verification attempt, counted before the comparison.
--- KEYS[1] phone's newest code id   KEYS[2] phone lock
+-- KEYS[1] newest code id of this phone and client   KEYS[2] phone lock
 -- KEYS[3] phone failure counter    KEYS[4] phone lockout level
 -- KEYS[5] client IP verify counter (ignored when ARGV[14] == '0')
--- ARGV[1]  now (ms)                ARGV[2]  id ('' = the phone's newest code)
+-- ARGV[1]  now (ms)                ARGV[2]  id ('' = the newest code in KEYS[1])
 -- ARGV[3]  record key prefix       ARGV[4]  digest key prefix
 -- ARGV[5]  calling client          ARGV[6]  user_ref tag given ('' = not given)
 -- ARGV[7]  attempts per code       ARGV[8]  failures before lockout
