@@ -65,6 +65,7 @@ class Settings:
     allowed_countries: tuple[str, ...] = ()
     country_daily_limit: int = 0
     country_daily_limits: tuple[tuple[str, int], ...] = ()
+    prefix_daily_limits: tuple[tuple[str, int], ...] = ()
     refuse_landlines: bool = False
     default_region: str = ""
     retention: int = 86400
@@ -87,6 +88,11 @@ class Settings:
     def daily_limit_for(self, country: str) -> int:
         """Daily send cap for a country; 0 means unlimited."""
         return dict(self.country_daily_limits).get(country, self.country_daily_limit)
+
+    def prefix_limit_for(self, e164: str) -> tuple[str, int]:
+        """The longest configured number prefix of ``e164`` and its daily cap, or ('', 0)."""
+        matches = [(p, cap) for p, cap in self.prefix_daily_limits if e164.startswith(p)]
+        return max(matches, key=lambda m: len(m[0]), default=("", 0))
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -142,6 +148,8 @@ def _coerce(name: str, value: Any) -> Any:
             return _pairs(value, str)
         if name == "country_daily_limits":
             return tuple((k.upper(), v) for k, v in _pairs(value, int))
+        if name == "prefix_daily_limits":
+            return tuple(("+" + k.lstrip("+"), v) for k, v in _pairs(value, int))
         if kind == "bool":
             return _bool(value)
         if kind in ("int", "float"):
@@ -241,5 +249,7 @@ def _validate(s: Settings) -> None:
                         webotp_domain=s.webotp_domain)
     except ValueError as exc:
         raise SettingsError(f"OTPGW_DEFAULT_LOCALE / OTPGW_WEBOTP_DOMAIN / OTPGW_BRAND: {exc}") from None
+    if any(not re.fullmatch(r"\+\d{1,14}", p) or cap < 1 for p, cap in s.prefix_daily_limits):
+        raise SettingsError("OTPGW_PREFIX_DAILY_LIMITS: use +digits=cap with cap >= 1, e.g. +1900=10,+4470=50")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("OTPGW_LOG_LEVEL: use DEBUG, INFO, WARNING or ERROR")

@@ -54,6 +54,9 @@ class KeySpace:
     def country_day(self, country: str, day: str) -> str:
         return self.key(f"cc{country}", f"day:{day}")
 
+    def prefix_day(self, prefix: str, day: str) -> str:
+        return self.key(f"px{prefix.lstrip('+')}", f"day:{day}")
+
     def stream(self, transport: str) -> str:
         return self.key(f"q{transport}", "stream")
 

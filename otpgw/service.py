@@ -76,6 +76,7 @@ class OtpService:
         locale = resolve_locale(request.get("locale") or s.default_locale, default=s.default_locale)
         text = render(code, locale=locale, brand=s.brand, ttl_seconds=ttl, webotp_domain=s.webotp_domain)
         now = self.now_ms()
+        prefix, prefix_cap = s.prefix_limit_for(phone.e164)
         new = NewCode(
             code_id=code_id, phone_tag=phone_tag, digest=codes.code_digest(self._keys[0], phone_tag, client, code),
             country=phone.country, client=client, transport=s.transport,
@@ -83,6 +84,7 @@ class OtpService:
             ms_to_day_end=DAY_MS - now % DAY_MS, day=iso(now)[:10], locale=locale,
             user_tag=self.user_tag(client, request.get("user_ref")),
             ip_tag=self.tag("ip", request["client_ip"]) if request.get("client_ip") else "",
+            prefix=prefix, prefix_cap=prefix_cap,
         )
         outcome = self.store.issue(new)
         audit("otp.send", code_id=code_id if not outcome.refusal else "", phone=phone.e164, client=client,

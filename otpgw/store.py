@@ -61,6 +61,8 @@ class NewCode:
     locale: str
     user_tag: str = ""
     ip_tag: str = ""
+    prefix: str = ""  # the configured number prefix this phone falls under, if any
+    prefix_cap: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,12 +157,13 @@ class RedisStore:
         keys = [k.phone(tag, "lock"), k.user(new.user_tag, "lock"), k.phone(tag, "optout"),
                 k.phone(tag, "cooldown"), k.phone(tag, "sends"), k.client_ip(new.ip_tag, "send"),
                 k.country_day(new.country, new.day), k.newest(tag, new.client),
-                k.record(tag, new.code_id), k.digest(tag, new.code_id), k.stream(new.transport)]
+                k.record(tag, new.code_id), k.digest(tag, new.code_id), k.stream(new.transport),
+                k.prefix_day(new.prefix, new.day)]
         args = [new.now_ms, new.code_id, new.digest, new.ttl_ms, new.ttl_ms + s.retention * 1000,
                 s.resend_cooldown * 1000, s.send_window * 1000, s.send_window_max,
                 s.ip_send_max if new.ip_tag else 0, s.ip_window * 1000, s.daily_limit_for(new.country),
                 1 if new.user_tag else 0, new.ms_to_day_end, new.sealed, self.stream_ttl_ms,
-                k.record_prefix(tag), k.digest_prefix(tag)]
+                k.record_prefix(tag), k.digest_prefix(tag), new.prefix_cap]
         args += [item for pair in record.items() for item in pair]
         refusal, retry_ms, limit = self._run("send_code", keys, args)
         refusal = _text(refusal)

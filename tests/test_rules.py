@@ -627,6 +627,20 @@ class TestTollFraud:
         for _ in range(3):
             assert send(client, GB_MOBILE).status_code == 202
 
+    def test_number_prefix_cap_applies_to_its_longest_matching_prefix(self, make_app):
+        client = make_app(prefix_daily_limits=(("+1415555", 2), ("+1", 100)), resend_cooldown=0).test_client()
+        assert send(client, PHONE).status_code == 202
+        assert send(client, OTHER_PHONE).status_code == 202
+        refused = send(client, THIRD_PHONE)
+        assert error(refused) == (429, "rate_limited") and limit(refused) == "prefix_daily"
+        assert send(client, "+12125550143").status_code == 202  # under +1 only
+        assert send(client, GB_MOBILE).status_code == 202  # under no prefix
+
+    def test_bad_prefix_caps_are_refused_at_start_up(self, make_settings):
+        for bad in ((("+", 5),), (("+1a", 5),), (("+1", 0),)):
+            with pytest.raises(SettingsError, match="OTPGW_PREFIX_DAILY_LIMITS"):
+                make_settings(prefix_daily_limits=bad)
+
     def test_landline_is_refused_when_configured(self, make_app):
         client = make_app(refuse_landlines=True).test_client()
         reply = send(client, GB_LANDLINE)

@@ -5,7 +5,7 @@
 -- KEYS[5]  phone send log (zset)   KEYS[6]  client IP send counter (ignored when ARGV[9] == '0')
 -- KEYS[7]  country day counter     KEYS[8]  newest code id of this phone and client
 -- KEYS[9]  new code record (hash)  KEYS[10] new code digest
--- KEYS[11] transport stream
+-- KEYS[11] transport stream         KEYS[12] number-prefix day counter
 -- ARGV[1]  now (ms)                ARGV[2]  new id
 -- ARGV[3]  digest                  ARGV[4]  code ttl (ms)
 -- ARGV[5]  record ttl (ms)         ARGV[6]  resend cooldown (ms)
@@ -15,7 +15,8 @@
 -- ARGV[12] has user_ref (1/0)      ARGV[13] ms until the UTC day ends
 -- ARGV[14] sealed message          ARGV[15] stream ttl (ms)
 -- ARGV[16] record key prefix       ARGV[17] digest key prefix (+ id = key, for superseding)
--- ARGV[18..] record fields as name, value pairs
+-- ARGV[18] number-prefix daily cap (0: no configured prefix matches)
+-- ARGV[19..] record fields as name, value pairs
 -- Returns {'ok', resend_after_ms} or {refusal, retry_after_ms, limit_name} where refusal is
 -- 'opted_out', 'locked' or 'rate_limited'.
 local now = tonumber(ARGV[1])
@@ -43,10 +44,17 @@ local cap = tonumber(ARGV[11])
 if cap > 0 and tonumber(redis.call('GET', KEYS[7]) or '0') >= cap then
   return {'rate_limited', ms(ARGV[13]), 'country_daily'}
 end
+local prefix_cap = tonumber(ARGV[18])
+if prefix_cap > 0 and tonumber(redis.call('GET', KEYS[12]) or '0') >= prefix_cap then
+  return {'rate_limited', ms(ARGV[13]), 'prefix_daily'}
+end
 
 -- Every check passed: count this send everywhere.
 if ip_max > 0 and redis.call('INCR', KEYS[6]) == 1 then redis.call('PEXPIRE', KEYS[6], ARGV[10]) end
 if cap > 0 and redis.call('INCR', KEYS[7]) == 1 then redis.call('PEXPIRE', KEYS[7], ms(ARGV[13]) + 3600000) end
+if prefix_cap > 0 and redis.call('INCR', KEYS[12]) == 1 then
+  redis.call('PEXPIRE', KEYS[12], ms(ARGV[13]) + 3600000)
+end
 local cooldown = ms(ARGV[6])
 if cooldown > 0 then redis.call('SET', KEYS[4], '1', 'PX', cooldown) end
 redis.call('ZADD', KEYS[5], now, ARGV[2])
@@ -63,7 +71,7 @@ if previous then
 end
 
 local fields = {}
-for i = 18, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 19, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[9], unpack(fields))
 redis.call('PEXPIRE', KEYS[9], ARGV[5])
 redis.call('SET', KEYS[10], ARGV[3], 'PX', ARGV[4])
