@@ -17,6 +17,10 @@ from .schemas import ID
 from .service import OtpService, iso
 
 bp = Blueprint("otp", __name__, url_prefix="/otp")
+# Built once: a schema instance is reusable and building one costs ~0.1 ms per request.
+SEND_IN, SEND_OUT = schemas.SendRequestSchema(), schemas.SendResponseSchema()
+VERIFY_IN, VERIFY_OUT = schemas.VerifyRequestSchema(), schemas.VerifyResponseSchema()
+STATUS_OUT, CANCEL_OUT = schemas.StatusResponseSchema(), schemas.CancelResponseSchema()
 
 
 def service() -> OtpService:
@@ -64,22 +68,22 @@ def path_id(code_id: str) -> str:
 
 @bp.post("/send")
 def send():
-    result = service().send(load(schemas.SendRequestSchema()), g.client)
+    result = service().send(load(SEND_IN), g.client)
     body = {"id": result.code_id, "status": "pending", "expires_at": iso(result.expires_at_ms),
             "resend_after": iso(result.resend_after_ms)}
-    return schemas.SendResponseSchema().dump(body), 202
+    return SEND_OUT.dump(body), 202
 
 
 @bp.post("/verify")
 def verify():
-    return schemas.VerifyResponseSchema().dump(service().verify(load(schemas.VerifyRequestSchema()), g.client))
+    return VERIFY_OUT.dump(service().verify(load(VERIFY_IN), g.client))
 
 
 @bp.get("/<string(length=32):code_id>")
 def status(code_id: str):
-    return schemas.StatusResponseSchema().dump(service().status(path_id(code_id), g.client))
+    return STATUS_OUT.dump(service().status(path_id(code_id), g.client))
 
 
 @bp.post("/<string(length=32):code_id>/cancel")
 def cancel(code_id: str):
-    return schemas.CancelResponseSchema().dump(service().cancel(path_id(code_id), g.client))
+    return CANCEL_OUT.dump(service().cancel(path_id(code_id), g.client))

@@ -1,7 +1,7 @@
 """gunicorn settings for ``otpgw serve``, from the environment.
 
-Defaults are the measured best on a 2-core machine (see README, Benchmarks): gevent
-workers, two per core. ``worker_tmp_dir`` is /dev/shm so a read-only root filesystem
+Defaults are the measured best on a 2-core machine (see benchmarks/README.md): gevent
+workers, one per core; more workers than cores cost CPU per request and add no throughput. ``worker_tmp_dir`` is /dev/shm so a read-only root filesystem
 works, and the access log is a JSON line without query strings or bodies.
 """
 import multiprocessing
@@ -9,7 +9,7 @@ import os
 import shutil
 
 bind = os.environ.get("OTPGW_BIND", "0.0.0.0:8080")
-workers = int(os.environ.get("OTPGW_WORKERS", multiprocessing.cpu_count() * 2))
+workers = int(os.environ.get("OTPGW_WORKERS", multiprocessing.cpu_count()))
 worker_class = os.environ.get("OTPGW_WORKER_CLASS", "gevent")
 threads = int(os.environ.get("OTPGW_THREADS", "1"))
 worker_connections = int(os.environ.get("OTPGW_WORKER_CONNECTIONS", "200"))

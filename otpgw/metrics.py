@@ -7,6 +7,7 @@ a phone number, a code or an id.
 """
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
@@ -23,6 +24,16 @@ QUEUE_DEPTH = Gauge("otpgw_queue_depth", "Messages waiting in a transport's queu
                     ["transport"], multiprocess_mode="mostrecent")
 QUEUE_AGE = Gauge("otpgw_queue_oldest_age_seconds", "Age of the oldest message in a transport's queue.",
                   ["transport"], multiprocess_mode="mostrecent")
+
+
+@functools.lru_cache(maxsize=1024)
+def _child(metric, value: str):
+    return metric.labels(value)
+
+
+def count(metric, value: str) -> None:
+    """Increment a one-label counter; children are bound once (labels() takes a lock)."""
+    _child(metric, value).inc()
 
 
 def render() -> tuple[bytes, str]:

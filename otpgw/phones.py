@@ -5,6 +5,7 @@ console, and any digit run in free text (``redact``) such as a carrier's error m
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -24,15 +25,19 @@ class Phone:
     is_landline: bool
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_phone(raw: str, region: str = "") -> Phone:
-    """Normalise ``raw``; a national number needs ``region`` (ISO 3166 alpha-2)."""
+    """Normalise ``raw``; a national number needs ``region`` (ISO 3166 alpha-2).
+
+    Pure, so cached: a login flow sends and verifies the same number within minutes.
+    """
     try:
         number = phonenumbers.parse(raw, region.upper() or None)
     except phonenumbers.NumberParseException:
         raise InvalidPhone("phone is not a recognisable phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    kind = phonenumbers.number_type(number)  # UNKNOWN exactly when is_valid_number is False
+    if kind == PhoneNumberType.UNKNOWN:
         raise InvalidPhone("phone is not a valid number for its country")
-    kind = phonenumbers.number_type(number)
     return Phone(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         country=phonenumbers.region_code_for_number(number) or "ZZ",

@@ -18,7 +18,7 @@ from .errors import CountryNotAllowed, Gone, InvalidPhone, InvalidRequest, Locke
 from .messages import render, resolve_locale
 from .phones import Phone, parse_phone
 from .sealing import Sealer
-from .store import Attempt, NewCode, Outcome, RedisStore
+from .store import Attempt, AttemptOutcome, NewCode, Outcome, RedisStore, SendOutcome
 
 DAY_MS = 86400 * 1000
 
@@ -61,45 +61,47 @@ class OtpService:
 
     # -- send -----------------------------------------------------------------------
     def send(self, request: dict[str, Any], client: str) -> SendResult:
+        phone = self._admit(self.phone(request["phone"]))
+        ttl = request.get("ttl") or self.settings.code_ttl
+        if ttl > self.settings.max_code_ttl:
+            raise InvalidRequest(f"ttl must be at most {self.settings.max_code_ttl} seconds", details={"ttl": ttl})
+        new = self._new_code(request, client, phone, ttl)
+        outcome = self.store.issue(new)
+        audit("otp.send", code_id="" if outcome.refusal else new.code_id, phone=phone.e164, client=client,
+              country=phone.country, outcome=outcome.refusal or "queued", limit=outcome.limit)
+        metrics.count(metrics.SENDS, outcome.refusal or "queued")
+        _refuse(outcome)
+        return SendResult(new.code_id, new.now_ms + new.ttl_ms, new.now_ms + outcome.retry_after_ms, phone)
+
+    def _admit(self, phone: Phone) -> Phone:
+        """Stateless policy: the country allow-list and landlines."""
         s = self.settings
-        phone = self.phone(request["phone"])
         if s.allowed_countries and phone.country not in s.allowed_countries:
             raise CountryNotAllowed(f"sending to {phone.country} is not allowed", details={"country": phone.country})
         if s.refuse_landlines and phone.is_landline:
             raise InvalidPhone("landline numbers cannot receive SMS codes", details={"reason": "landline"})
-        ttl = request.get("ttl") or s.code_ttl
-        if ttl > s.max_code_ttl:
-            raise InvalidRequest(f"ttl must be at most {s.max_code_ttl} seconds", details={"ttl": ttl})
+        return phone
+
+    def _new_code(self, request: dict[str, Any], client: str, phone: Phone, ttl: int) -> NewCode:
+        """A fresh code as the store takes it: digest, tags and the sealed SMS; never the code."""
+        s = self.settings
         code = codes.generate_code(request.get("code_length") or s.code_length)
         phone_tag = self.tag("phone", phone.e164)
-        code_id = codes.new_id(phone_tag)
         locale = resolve_locale(request.get("locale") or s.default_locale, default=s.default_locale)
         text = render(code, locale=locale, brand=s.brand, ttl_seconds=ttl, webotp_domain=s.webotp_domain)
         now = self.now_ms()
         prefix, prefix_cap = s.prefix_limit_for(phone.e164)
-        new = NewCode(
-            code_id=code_id, phone_tag=phone_tag, digest=codes.code_digest(self._keys[0], phone_tag, client, code),
-            country=phone.country, client=client, transport=s.transport,
-            sealed=self.sealer.seal({"to": phone.e164, "text": text}), now_ms=now, ttl_ms=ttl * 1000,
-            ms_to_day_end=DAY_MS - now % DAY_MS, day=iso(now)[:10], locale=locale,
-            user_tag=self.user_tag(client, request.get("user_ref")),
-            ip_tag=self.tag("ip", request["client_ip"]) if request.get("client_ip") else "",
+        return NewCode(
+            code_id=codes.new_id(phone_tag), phone_tag=phone_tag,
+            digest=codes.code_digest(self._keys[0], phone_tag, client, code), country=phone.country,
+            client=client, transport=s.transport, sealed=self.sealer.seal({"to": phone.e164, "text": text}),
+            now_ms=now, ttl_ms=ttl * 1000, ms_to_day_end=DAY_MS - now % DAY_MS, day=iso(now)[:10], locale=locale,
+            user_tag=self.user_tag(client, request.get("user_ref")), ip_tag=self._ip_tag(request),
             prefix=prefix, prefix_cap=prefix_cap,
         )
-        outcome = self.store.issue(new)
-        audit("otp.send", code_id=code_id if not outcome.refusal else "", phone=phone.e164, client=client,
-              country=phone.country, outcome=outcome.refusal or "queued", limit=outcome.limit)
-        metrics.SENDS.labels(outcome=outcome.refusal or "queued").inc()
-        if outcome.refusal in ("locked", "rate_limited"):
-            metrics.REFUSALS.labels(limit=outcome.limit).inc()
-        if outcome.refusal == "opted_out":
-            raise OptedOut()
-        if outcome.refusal == "locked":
-            raise Locked(retry_after_ms=outcome.retry_after_ms, details={"limit": outcome.limit})
-        if outcome.refusal:
-            raise RateLimited(f"too many codes requested ({outcome.limit})",
-                              retry_after_ms=outcome.retry_after_ms, details={"limit": outcome.limit})
-        return SendResult(code_id, now + ttl * 1000, now + outcome.retry_after_ms, phone)
+
+    def _ip_tag(self, request: dict[str, Any]) -> str:
+        return self.tag("ip", request["client_ip"]) if request.get("client_ip") else ""
 
     # -- verify ---------------------------------------------------------------------
     def verify(self, request: dict[str, Any], client: str) -> dict[str, Any]:
@@ -110,38 +112,20 @@ class OtpService:
                 raise NotFound(details={"reason": Outcome.NOT_FOUND.value})
         else:
             phone_tag = codes.tag_of(code_id)
-        attempt = Attempt(
+        result = self.store.verify(Attempt(
             phone_tag=phone_tag, code_id=code_id, client=client, now_ms=self.now_ms(),
             candidates=codes.candidate_digests(self._keys, phone_tag, client, request["code"]),
-            user_tag=self.user_tag(client, request.get("user_ref")),
-            ip_tag=self.tag("ip", request["client_ip"]) if request.get("client_ip") else "",
-        )
-        result = self.store.verify(attempt)
-        reason = result.outcome.value
-        audit("otp.verify", code_id=result.code_id, client=client, outcome=reason, limit=result.limit)
-        metrics.VERIFIES.labels(outcome=reason).inc()
-        if result.outcome in (Outcome.LOCKED, Outcome.RATE_LIMITED) and not result.lock_started:
-            metrics.REFUSALS.labels(limit=result.limit).inc()
+            user_tag=self.user_tag(client, request.get("user_ref")), ip_tag=self._ip_tag(request),
+        ))
+        audit("otp.verify", code_id=result.code_id, client=client, outcome=result.outcome.value, limit=result.limit)
+        metrics.count(metrics.VERIFIES, result.outcome.value)
         if result.lock_started:
-            metrics.LOCKOUTS.labels(scope=result.limit).inc()
             audit("otp.lockout", code_id=result.code_id, client=client, limit=result.limit,
                   retry_after_ms=result.retry_after_ms)
-        details = {"reason": reason, "id": result.code_id} if result.code_id else {"reason": reason}
-        if result.outcome is Outcome.APPROVED:
-            return {"valid": True, "id": result.code_id, "status": "approved", "reason": reason}
-        if result.outcome is Outcome.INVALID:
-            status = "pending" if result.attempts_left else "max_attempts"
-            return {"valid": False, "id": result.code_id, "status": status, "reason": reason,
-                    "attempts_left": result.attempts_left}
-        if result.outcome is Outcome.NOT_FOUND:
-            raise NotFound(details=details)
-        if result.outcome is Outcome.LOCKED:
-            raise Locked(retry_after_ms=result.retry_after_ms,
-                         details={**details, "limit": result.limit, "attempts_left": result.attempts_left})
-        if result.outcome is Outcome.RATE_LIMITED:
-            raise RateLimited(f"too many verifications ({result.limit})", retry_after_ms=result.retry_after_ms,
-                              details={"limit": result.limit})
-        raise Gone(_GONE_MESSAGES[result.outcome], code=reason, details=details)
+            metrics.count(metrics.LOCKOUTS, result.limit)
+        elif result.outcome in (Outcome.LOCKED, Outcome.RATE_LIMITED):
+            metrics.count(metrics.REFUSALS, result.limit)
+        return _answer(result)
 
     # -- status and cancel ----------------------------------------------------------
     def status(self, code_id: str, client: str) -> dict[str, Any]:
@@ -175,3 +159,37 @@ _GONE_MESSAGES = {
     Outcome.ALREADY_USED: "the code was already used",
     Outcome.CANCELED: "the code was canceled",
 }
+
+
+def _refuse(outcome: SendOutcome) -> None:
+    """Raise the error a refused send answers with; return if the code was issued."""
+    if outcome.refusal in ("locked", "rate_limited"):
+        metrics.count(metrics.REFUSALS, outcome.limit)
+    if outcome.refusal == "opted_out":
+        raise OptedOut()
+    if outcome.refusal == "locked":
+        raise Locked(retry_after_ms=outcome.retry_after_ms, details={"limit": outcome.limit})
+    if outcome.refusal:
+        raise RateLimited(f"too many codes requested ({outcome.limit})",
+                          retry_after_ms=outcome.retry_after_ms, details={"limit": outcome.limit})
+
+
+def _answer(result: AttemptOutcome) -> dict[str, Any]:
+    """The 200 body of a verify, or the error that names its exact reason."""
+    reason = result.outcome.value
+    details = {"reason": reason, "id": result.code_id} if result.code_id else {"reason": reason}
+    if result.outcome is Outcome.APPROVED:
+        return {"valid": True, "id": result.code_id, "status": "approved", "reason": reason}
+    if result.outcome is Outcome.INVALID:
+        status = "pending" if result.attempts_left else "max_attempts"
+        return {"valid": False, "id": result.code_id, "status": status, "reason": reason,
+                "attempts_left": result.attempts_left}
+    if result.outcome is Outcome.NOT_FOUND:
+        raise NotFound(details=details)
+    if result.outcome is Outcome.LOCKED:
+        raise Locked(retry_after_ms=result.retry_after_ms,
+                     details={**details, "limit": result.limit, "attempts_left": result.attempts_left})
+    if result.outcome is Outcome.RATE_LIMITED:
+        raise RateLimited(f"too many verifications ({result.limit})", retry_after_ms=result.retry_after_ms,
+                          details={"limit": result.limit})
+    raise Gone(_GONE_MESSAGES[result.outcome], code=reason, details=details)

@@ -145,15 +145,7 @@ class RedisStore:
     @_guard
     def issue(self, new: NewCode) -> SendOutcome:
         s, k, tag = self.settings, self.keys, new.phone_tag
-        record = {
-            "id": new.code_id, "status": "pending", "attempts": 0, "created_at": new.now_ms,
-            "expires_at": new.now_ms + new.ttl_ms, "client": new.client, "country": new.country,
-            "locale": new.locale, "utag": new.user_tag, "transport": new.transport,
-            "delivery_status": "queued", "delivery_updated_at": new.now_ms,
-            "ufails": k.user(new.user_tag, "fails") if new.user_tag else "",
-            "ulock": k.user(new.user_tag, "lock") if new.user_tag else "",
-            "ulevel": k.user(new.user_tag, "level") if new.user_tag else "",
-        }
+        user_keys = [k.user(new.user_tag, kind) if new.user_tag else "" for kind in ("fails", "lock", "level")]
         keys = [k.phone(tag, "lock"), k.user(new.user_tag, "lock"), k.phone(tag, "optout"),
                 k.phone(tag, "cooldown"), k.phone(tag, "sends"), k.client_ip(new.ip_tag, "send"),
                 k.country_day(new.country, new.day), k.newest(tag, new.client),
@@ -163,8 +155,8 @@ class RedisStore:
                 s.resend_cooldown * 1000, s.send_window * 1000, s.send_window_max,
                 s.ip_send_max if new.ip_tag else 0, s.ip_window * 1000, s.daily_limit_for(new.country),
                 1 if new.user_tag else 0, new.ms_to_day_end, new.sealed, self.stream_ttl_ms,
-                k.record_prefix(tag), k.digest_prefix(tag), new.prefix_cap]
-        args += [item for pair in record.items() for item in pair]
+                k.record_prefix(tag), k.digest_prefix(tag), new.prefix_cap,
+                new.client, new.country, new.locale, new.transport, new.user_tag, *user_keys]
         refusal, retry_ms, limit = self._run("send_code", keys, args)
         refusal = _text(refusal)
         return SendOutcome("" if refusal == "ok" else refusal, int(retry_ms), _text(limit))

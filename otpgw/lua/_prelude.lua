@@ -1,6 +1,4 @@
 -- _prelude.lua: helpers prepended to every otpgw script when it is registered.
-local unpack = unpack or table.unpack
-
 -- Scripts cannot call each other; sharing these keeps one definition of each rule.
 
 -- Integer milliseconds as Redis wants them (Lua 5.4 floats would print "1.0").

@@ -16,7 +16,8 @@
 -- ARGV[14] sealed message          ARGV[15] stream ttl (ms)
 -- ARGV[16] record key prefix       ARGV[17] digest key prefix (+ id = key, for superseding)
 -- ARGV[18] number-prefix daily cap (0: no configured prefix matches)
--- ARGV[19..] record fields as name, value pairs
+-- ARGV[19] client   ARGV[20] country   ARGV[21] locale   ARGV[22] transport
+-- ARGV[23] user_ref tag ('' = none)   ARGV[24..26] user_ref failure, lock, level keys ('' = none)
 -- Returns {'ok', resend_after_ms} or {refusal, retry_after_ms, limit_name} where refusal is
 -- 'opted_out', 'locked' or 'rate_limited'.
 local now = tonumber(ARGV[1])
@@ -70,9 +71,10 @@ if previous then
   redis.call('DEL', ARGV[17] .. previous)
 end
 
-local fields = {}
-for i = 19, #ARGV do fields[#fields + 1] = ARGV[i] end
-redis.call('HSET', KEYS[9], unpack(fields))
+redis.call('HSET', KEYS[9], 'id', ARGV[2], 'status', 'pending', 'attempts', 0, 'created_at', now,
+           'expires_at', now + tonumber(ARGV[4]), 'client', ARGV[19], 'country', ARGV[20],
+           'locale', ARGV[21], 'transport', ARGV[22], 'utag', ARGV[23], 'ufails', ARGV[24],
+           'ulock', ARGV[25], 'ulevel', ARGV[26], 'delivery_status', 'queued', 'delivery_updated_at', now)
 redis.call('PEXPIRE', KEYS[9], ARGV[5])
 redis.call('SET', KEYS[10], ARGV[3], 'PX', ARGV[4])
 -- the pointer lives as long as the record, so a late verify by phone learns the exact reason
