@@ -56,7 +56,7 @@ def serve_worker_health(worker: DeliveryWorker, port: int, host: str = "0.0.0.0"
                 try:
                     metrics.observe_queue(worker.store, worker.name, worker.now_ms())
                 except OtpgwError:
-                    pass
+                    pass  # the counters are still worth scraping while Redis is away
                 body, content_type = metrics.render()
                 return self._reply(200, body, content_type)
             return self._reply(404, {"error": {"code": "not_found", "message": "no such path", "details": {}}})
