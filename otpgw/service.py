@@ -20,9 +20,6 @@ from .phones import Phone, parse_phone
 from .sealing import Sealer
 from .store import Attempt, AttemptOutcome, NewCode, Outcome, RedisStore, SendOutcome
 
-DAY_MS = 86400 * 1000
-
-
 def iso(ms: int | str) -> str:
     """Epoch milliseconds as an RFC 3339 UTC timestamp."""
     moment = dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc)
@@ -70,6 +67,8 @@ class OtpService:
         audit("otp.send", code_id="" if outcome.refusal else new.code_id, phone=phone.e164, client=client,
               country=phone.country, outcome=outcome.refusal or "queued", limit=outcome.limit)
         metrics.count(metrics.SENDS, outcome.refusal or "queued")
+        if outcome.refusal in ("locked", "rate_limited"):
+            metrics.count(metrics.REFUSALS, outcome.limit)
         _refuse(outcome)
         return SendResult(new.code_id, new.now_ms + new.ttl_ms, new.now_ms + outcome.retry_after_ms, phone)
 
@@ -89,13 +88,12 @@ class OtpService:
         phone_tag = self.tag("phone", phone.e164)
         locale = resolve_locale(request.get("locale") or s.default_locale, default=s.default_locale)
         text = render(code, locale=locale, brand=s.brand, ttl_seconds=ttl, webotp_domain=s.webotp_domain)
-        now = self.now_ms()
         prefix, prefix_cap = s.prefix_limit_for(phone.e164)
         return NewCode(
             code_id=codes.new_id(phone_tag), phone_tag=phone_tag,
             digest=codes.code_digest(self._keys[0], phone_tag, client, code), country=phone.country,
             client=client, transport=s.transport, sealed=self.sealer.seal({"to": phone.e164, "text": text}),
-            now_ms=now, ttl_ms=ttl * 1000, ms_to_day_end=DAY_MS - now % DAY_MS, day=iso(now)[:10], locale=locale,
+            now_ms=self.now_ms(), ttl_ms=ttl * 1000, locale=locale,
             user_tag=self.user_tag(client, request.get("user_ref")), ip_tag=self._ip_tag(request),
             prefix=prefix, prefix_cap=prefix_cap,
         )
@@ -163,8 +161,6 @@ _GONE_MESSAGES = {
 
 def _refuse(outcome: SendOutcome) -> None:
     """Raise the error a refused send answers with; return if the code was issued."""
-    if outcome.refusal in ("locked", "rate_limited"):
-        metrics.count(metrics.REFUSALS, outcome.limit)
     if outcome.refusal == "opted_out":
         raise OptedOut()
     if outcome.refusal == "locked":

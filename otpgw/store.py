@@ -12,6 +12,7 @@ import enum
 import functools
 import json
 import logging
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Callable, TypeVar
@@ -26,6 +27,7 @@ from .keys import KeySpace
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 GROUP = "workers"
+DAY_MS = 86400 * 1000
 OPT_OUT_TTL_MS = 400 * 86400 * 1000  # consent records are kept about 13 months
 
 
@@ -56,13 +58,20 @@ class NewCode:
     sealed: str
     now_ms: int
     ttl_ms: int
-    ms_to_day_end: int
-    day: str
     locale: str
     user_tag: str = ""
     ip_tag: str = ""
     prefix: str = ""  # the configured number prefix this phone falls under, if any
     prefix_cap: int = 0
+
+    @property
+    def day(self) -> str:
+        """The UTC day of the send (YYYY-MM-DD): daily caps count per UTC day."""
+        return time.strftime("%Y-%m-%d", time.gmtime(self.now_ms // 1000))
+
+    @property
+    def ms_to_day_end(self) -> int:
+        return DAY_MS - self.now_ms % DAY_MS
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ class RedisStore:
     @_guard
     def issue(self, new: NewCode) -> SendOutcome:
         s, k, tag = self.settings, self.keys, new.phone_tag
-        user_keys = [k.user(new.user_tag, kind) if new.user_tag else "" for kind in ("fails", "lock", "level")]
+        user_keys = [k.user(new.user_tag, kind) if new.user_tag else "" for kind in ("fails", "level")]
         keys = [k.phone(tag, "lock"), k.user(new.user_tag, "lock"), k.phone(tag, "optout"),
                 k.phone(tag, "cooldown"), k.phone(tag, "sends"), k.client_ip(new.ip_tag, "send"),
                 k.country_day(new.country, new.day), k.newest(tag, new.client),
@@ -154,7 +163,7 @@ class RedisStore:
         args = [new.now_ms, new.code_id, new.digest, new.ttl_ms, new.ttl_ms + s.retention * 1000,
                 s.resend_cooldown * 1000, s.send_window * 1000, s.send_window_max,
                 s.ip_send_max if new.ip_tag else 0, s.ip_window * 1000, s.daily_limit_for(new.country),
-                1 if new.user_tag else 0, new.ms_to_day_end, new.sealed, self.stream_ttl_ms,
+                new.ms_to_day_end, new.sealed, self.stream_ttl_ms,
                 k.record_prefix(tag), k.digest_prefix(tag), new.prefix_cap,
                 new.client, new.country, new.locale, new.transport, new.user_tag, *user_keys]
         refusal, retry_ms, limit = self._run("send_code", keys, args)

@@ -60,9 +60,15 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A redis-server process owned by the test session, on its own port and directory."""
+    """A redis-server process owned by a test, on its own port and directory.
 
-    def __init__(self) -> None:
+    ``with RedisServer() as server`` starts it and, on exit, stops it and removes its
+    directory; ``stop()`` and ``start()`` alone keep port and directory for a restart.
+    ``extra_args`` go on the command line (cluster mode, say).
+    """
+
+    def __init__(self, *extra_args: str) -> None:
+        self.extra_args = extra_args
         self.binary = find_redis_server()
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="otpgw-redis-")
@@ -75,7 +81,7 @@ class RedisServer:
     def start(self) -> "RedisServer":
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir, "--maxclients", "1000"],
+             "--dir", self.dir, "--maxclients", "1000", *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
@@ -95,16 +101,24 @@ class RedisServer:
             self.proc.terminate()
             self.proc.wait(10)
 
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "RedisServer":
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port)
 
 
 @pytest.fixture(scope="session")
 def redis_server():
-    server = RedisServer().start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -319,8 +318,7 @@ def late_redis():
     """A redis-server with a port chosen now but started only when the test says so."""
     server = RedisServer()
     yield server
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    server.close()
 
 
 class TestWorkerBeforeRedis:

@@ -1,7 +1,6 @@
 """Fail closed: when Redis is gone or hangs, send and verify answer 503, never a success."""
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 
@@ -21,10 +20,8 @@ def assert_unavailable(reply) -> None:
 @pytest.fixture
 def own_server():
     """A second private redis-server that this test alone stops and restarts."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
-    shutil.rmtree(server.dir, ignore_errors=True)
+    with RedisServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def wait_until(check, what: str, seconds: float = 15.0):
 @pytest.fixture
 def sentinel(tmp_path):
     master = RedisServer().start()
-    port = free_port()
+    port = free_port()  # the sentinel writes its config file, so it lives in tmp_path
     conf = tmp_path / "sentinel.conf"
     conf.write_text(f"port {port}\nbind 127.0.0.1\ndir {tmp_path}\n"
                     f"sentinel monitor otpgwmaster 127.0.0.1 {master.port} 1\n")
@@ -44,27 +44,19 @@ def sentinel(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
-        master.stop()
+        master.close()
 
 
 @pytest.fixture
-def cluster(tmp_path):
+def cluster():
     if not shutil.which("redis-cli"):
         pytest.fail("redis-cli is needed to form a test cluster (Debian package redis-tools)", pytrace=False)
     nodes = []
     try:
         for _ in range(3):
-            node = RedisServer()
-            node.dir = str(tmp_path / f"n{node.port}")
-            (tmp_path / f"n{node.port}").mkdir()
-            node.proc = subprocess.Popen(
-                [node.binary, "--port", str(node.port), "--cluster-port", str(free_port()), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "no", "--dir", node.dir, "--cluster-enabled", "yes",
-                 "--cluster-config-file", "nodes.conf"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            nodes.append(node)
-        for node in nodes:
-            wait_until(lambda n=node: redis.Redis(port=n.port).ping(), "a cluster node")
+            # an explicit bus port: the default (port + 10000) overflows for high ports
+            nodes.append(RedisServer("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                     "--cluster-port", str(free_port())).start())
         subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in nodes),
                         "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=60)
         first = redis.Redis(port=nodes[0].port)
@@ -73,7 +65,7 @@ def cluster(tmp_path):
         yield f"redis://127.0.0.1:{nodes[0].port}/0"
     finally:
         for node in nodes:
-            node.stop()
+            node.close()
 
 
 def round_trip(app) -> None:
