@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the HTTP API under gunicorn (settings from OTPGW_*)")
     worker = sub.add_parser("worker", help="run a delivery worker")
-    worker.add_argument("--transport", help="transport name (default: OTPGW_TRANSPORT)")
+    worker.add_argument("--transport", action="append", metavar="NAME",
+                        help="a transport this worker owns (repeatable); default: every transport that is not "
+                             "bound to a device on one host")
     dev = sub.add_parser("dev", help="API + worker in one process on an embedded store")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
@@ -60,18 +62,30 @@ def serve(_: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     from .logs import configure_logging
-    from .runtime import build_worker, serve_worker_health
+    from .runtime import build_worker, serve_probes
 
-    settings = load_settings(**({"transport": args.transport} if args.transport else {}))
-    configure_logging(settings.log_level)
+    settings = _worker_settings(args.transport or [])
+    configure_logging(settings.logging.level)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
-    delivery = build_worker(settings)
+    delivery = build_worker(settings, args.transport)
     stop = _stop_on_signals()
-    serve_worker_health(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")))
+    serve_probes(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")))
     delivery.run(stop)
-    delivery.transport.close()
+    delivery.close()
     return 0
+
+
+def _worker_settings(names: list[str]):
+    """Settings for a worker; ``--transport console`` without a transports table still
+    means the console type, as ``OTPGW_TRANSPORT`` does."""
+    settings = load_settings()
+    if len(names) == 1 and names[0] not in settings.transports:
+        from .transports import transport_class
+
+        transport_class(names[0])  # an unknown type stops here, with a "did you mean"
+        settings = load_settings(transport=names[0])
+    return settings
 
 
 def dev(args: argparse.Namespace) -> int:
@@ -80,8 +94,8 @@ def dev(args: argparse.Namespace) -> int:
     from .logs import configure_logging
     from .runtime import build_dev
 
-    settings = load_settings(dev=True, transport="console")
-    configure_logging(settings.log_level)
+    settings = load_settings(dev=True)
+    configure_logging(settings.logging.level)
     app, delivery = build_dev(settings)
     stop = threading.Event()
     threading.Thread(target=delivery.run, args=(stop,), name="otpgw-worker", daemon=True).start()
@@ -99,12 +113,12 @@ def dev(args: argparse.Namespace) -> int:
 
 
 def operator(args: argparse.Namespace) -> int:
-    from .runtime import build_operator
+    from .admin import Operator
 
     if not args.phone and not getattr(args, "user_ref", None):
         print("otpgw: give a phone number (or --user-ref)", file=sys.stderr)
         return 2
-    tool = build_operator(load_settings())
+    tool = Operator.connect(load_settings())
     message = tool.run(args.command, phone=args.phone, user_ref=getattr(args, "user_ref", None),
                        client=getattr(args, "client", None))
     print(message)

@@ -125,3 +125,14 @@ class Unavailable(OtpgwError):
 
 class StoreUnavailable(Unavailable):
     """Redis did not answer; raised by the store, never a success."""
+
+
+class StoreError(OtpgwError):
+    """Redis answered with an error (a script or type error): a bug, logged where it
+    happened with its full message; the caller sees only an internal error."""
+
+    status, code = 500, "internal"
+
+    def __init__(self, detail: str = ""):
+        super().__init__("internal error")
+        self.detail = detail

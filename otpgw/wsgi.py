@@ -4,5 +4,5 @@ from .logs import configure_logging
 from .config import load_settings
 
 _settings = load_settings()
-configure_logging(_settings.log_level)
+configure_logging(_settings.logging.level)
 application = create_app(_settings)

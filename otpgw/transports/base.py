@@ -1,52 +1,58 @@
-"""The transport contract: how a queued SMS leaves otpgw.
+"""The transport contract: how an SMS leaves otpgw and how its reports come back.
 
-Only the delivery worker calls a transport, never the request path. For each message it
-calls ``send``, which either returns the carrier's id(s) for the message or raises a
-``TransportError`` whose ``retryable`` says whether trying again later can help. The
-worker owns retries, back-off and the code's deadline; a transport tries once.
-Delivery reports, from whatever source, become ``DeliveryReport`` events.
-Foreign errors (sockets, HTTP, serial) are mapped here, at the boundary, to the most
-specific ``TransportError`` with ``raise ... from exc``.
+Who calls what:
+
+- The delivery worker builds every transport once, from its own ``[transports.<name>]``
+  table (``from_config``), calls ``start(sink)`` once, then ``send(message)`` for each
+  attempt the router gives it. ``send`` tries once and returns a ``Receipt`` or raises a
+  ``TransportError`` that says whether a retry can help (``retryable``), whether the
+  carrier asked everyone to slow down (``ThrottledError``), or whether the carrier may
+  have taken the message although no answer came (``OutcomeUnknownError``: retry on the
+  same transport, with the same client reference). The worker owns retries, back-off,
+  fail-over, breakers and the deadline; a transport never retries on its own.
+- Reports and replies that arrive on their own (a modem's ``+CDS`` and ``+CMTI``) go to
+  the ``sink`` given to ``start``. Carriers that call back over HTTP do it through the
+  API's ``/callbacks/<name>/<kind>`` view, which hands a framework-free
+  ``CallbackRequest`` to ``handle_callback``; a forged, stale or replayed one raises
+  ``ForgedCallbackError`` and changes nothing.
+- Foreign errors (sockets, HTTP, serial) are mapped at this boundary to the most specific
+  ``TransportError`` with ``raise ... from exc``; nothing else ever leaves a transport.
+
+A transport that owns a device on one host (a modem) sets ``host_bound``: only a worker
+started with ``--transport NAME`` opens it, and messages routed to it travel on that
+transport's own lane (see ``otpgw.delivery``).
 """
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Protocol
 
+from ..config.options import Options
+from ..domain.sms import DeliveryReport, InboundMessage, Message, Receipt
 
-@dataclass(frozen=True)
-class Message:
-    destination: str  # E.164
-    text: str
-    reference: str  # the code id; carriers echo it in delivery reports
-    deadline_ms: int  # epoch ms after which the code is dead and must not be delivered
-
-    def __repr__(self) -> str:  # never show the number or the text (it holds the code)
-        return f"Message(reference={self.reference!r}, deadline_ms={self.deadline_ms})"
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    reference: str  # the code id
-    status: str  # sent | delivered | undelivered | failed
-    transport: str
-    carrier_id: str = ""
-    detail: str = ""
+Event = DeliveryReport | InboundMessage
+Sink = Callable[[Event], None]
 
 
 class TransportError(Exception):
-    """The message was not accepted. ``retryable``: may a later attempt succeed?"""
+    """The message was not accepted. ``retryable``: may a later attempt succeed?
+
+    ``code`` is the carrier's own error code ('' if none) and is shown with the
+    failure on the code's delivery record.
+    """
 
     retryable = True
 
-    def __init__(self, message: str, *, retryable: bool | None = None):
+    def __init__(self, message: str, *, retryable: bool | None = None, code: str = ""):
         super().__init__(message)
         if retryable is not None:
             self.retryable = retryable
+        self.code = code
 
 
 class TemporaryTransportError(TransportError):
-    """Timeouts, 5xx, a busy modem: try again later."""
+    """Timeouts, 5xx, a busy modem: try again later, here or on the next transport."""
 
     retryable = True
 
@@ -57,22 +63,118 @@ class PermanentTransportError(TransportError):
     retryable = False
 
 
-class Transport(abc.ABC):
-    """One way out for SMS. Subclasses set ``name`` and implement ``send``."""
+class ThrottledError(TemporaryTransportError):
+    """The carrier asked us to slow down: pause this transport for every worker.
 
-    name = "transport"
+    ``retry_after`` is the pause in seconds the carrier named (``Retry-After``), or None.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, code: str = ""):
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class OutcomeUnknownError(TemporaryTransportError):
+    """The request went out but no answer came: the carrier may have accepted it.
+
+    The worker retries on the *same* transport with the same reference, so a carrier
+    that de-duplicates by client reference does not bill or deliver twice.
+    """
+
+
+class ForgedCallbackError(Exception):
+    """A callback failed its signature, token or freshness check; answer 403."""
+
+
+class CallbackTokens(Protocol):
+    """Per-message callback tokens, for carriers that sign nothing (Kannel, http)."""
+
+    def sign(self, transport: str, reference: str) -> str: ...
+
+    def check(self, transport: str, reference: str, token: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class CallbackRequest:
+    """One HTTP call from a carrier, free of any web framework.
+
+    ``url`` is the full public URL the carrier called (what it signed), ``kind`` the
+    last path segment (``status``, ``inbound``...), ``form`` the decoded form fields,
+    ``json`` the decoded JSON body or None.
+    """
+
+    method: str
+    url: str
+    kind: str
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    now_ms: int
+    json: Any = None
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    """What a callback produced and what to answer the carrier with."""
+
+    events: tuple[Event, ...] = ()
+    body: str = ""
+    content_type: str = "text/plain"
+
+
+@dataclass
+class TransportHealth:
+    """What readiness and metrics show of a transport (never a secret)."""
+
+    ready: bool = True
+    detail: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Transport(abc.ABC):
+    """One way out for SMS. Subclasses set ``type_name`` and implement ``send``."""
+
+    type_name: ClassVar[str] = "transport"
+    host_bound: ClassVar[bool] = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     @classmethod
-    def from_settings(cls, settings) -> "Transport":
-        """Build from Settings; transports with options read theirs here."""
-        return cls()
+    def from_config(cls, name: str, options: Options) -> "Transport":
+        """Build from this transport's own table; a bad value raises SettingsError naming
+        ``transports.<name>.<key>``. Transports without options need not override this."""
+        options.done()
+        return cls(name)
+
+    def start(self, sink: Sink) -> None:
+        """Begin background work (a modem's reader); events go to ``sink``."""
 
     @abc.abstractmethod
-    def send(self, message: Message) -> tuple[str, ...]:
-        """Submit once; return the carrier's message id(s) (one per segment if several)."""
+    def send(self, message: Message) -> Receipt:
+        """Submit once; return what the carrier accepted, or raise a TransportError."""
+
+    def handle_callback(self, request: CallbackRequest, tokens: CallbackTokens) -> CallbackResult:
+        """Authenticate and parse a carrier's callback; the default accepts none."""
+        raise ForgedCallbackError(f"transport {self.name!r} takes no callbacks")
 
     def check(self) -> None:
         """Raise TransportError if the transport cannot send now (readiness)."""
 
+    def health(self) -> TransportHealth:
+        """Readiness facts for ``/readyz`` and metrics; defaults to ``check``."""
+        try:
+            self.check()
+        except TransportError as exc:
+            return TransportHealth(False, str(exc))
+        return TransportHealth()
+
     def close(self) -> None:
         """Release connections or devices."""
+
+
+__all__ = ["CallbackRequest", "CallbackResult", "CallbackTokens", "DeliveryReport", "Event",
+           "ForgedCallbackError", "InboundMessage", "Message", "Options", "OutcomeUnknownError",
+           "PermanentTransportError", "Receipt", "Sink", "TemporaryTransportError", "ThrottledError",
+           "Transport", "TransportError", "TransportHealth"]

@@ -7,30 +7,36 @@ from __future__ import annotations
 
 import threading
 
-from .base import Message, Transport, TransportError
+from .base import Message, Options, Receipt, Transport, TransportError
 
 
 class FakeTransport(Transport):
-    name = "fake"
+    type_name = "fake"
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "fake") -> None:
+        super().__init__(name)
         self.sent: list[Message] = []
         self.attempts = 0
         self._failures: list[TransportError] = []
         self._lock = threading.Lock()
         self.usable = True
 
+    @classmethod
+    def from_config(cls, name: str, options: Options) -> "FakeTransport":
+        options.done()
+        return cls(name)
+
     def fail_next(self, *errors: TransportError) -> None:
         with self._lock:
             self._failures.extend(errors)
 
-    def send(self, message: Message) -> tuple[str, ...]:
+    def send(self, message: Message) -> Receipt:
         with self._lock:
             self.attempts += 1
             if self._failures:
                 raise self._failures.pop(0)
             self.sent.append(message)
-            return (f"fake-{len(self.sent)}",)
+            return Receipt.for_message(message, (f"{self.name}-{len(self.sent)}",))
 
     def check(self) -> None:
         if not self.usable:

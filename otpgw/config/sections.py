@@ -1,0 +1,195 @@
+"""The sections of Settings: one frozen dataclass per concern, one line per setting.
+
+Each field names its environment variable (``OTPGW_<ENV>``; these names are what
+deployments already use) and its parser, which carries the valid range. The TOML file
+takes either the flat name (``code_ttl = 120``) or the section's table (``[codes]``
+``ttl = 120``). Rules that involve two settings live in the section's ``check``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import parsers as p
+from .errors import SettingsError
+
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def setting(default: Any, parse: p.Parser, *, env: str, secret: bool = False) -> Any:
+    """A field with its environment name and parser; ``default`` is used as given.
+    A ``secret`` never shows in the settings' repr (so never in a log line)."""
+    return field(default=default, repr=not secret, metadata={"env": env, "parse": parse})
+
+
+def _api_key(value: Any) -> str:
+    return p.text()(value)
+
+
+@dataclass(frozen=True)
+class SecretSettings:
+    """Secret keys, newest first: HMAC of codes, identity tags, sealing of queued messages."""
+
+    keys: tuple[str, ...] = setting((), p.words(), env="SECRET_KEYS", secret=True)
+
+    @property
+    def current_key(self) -> bytes:
+        """The key new codes are issued under; older keys in the list only verify."""
+        return self.keys[0].encode()
+
+    def check(self, dev: bool) -> None:
+        if not self.keys:
+            raise SettingsError("OTPGW_SECRET_KEYS is required outside dev mode (comma-separated, newest first)")
+        if any(len(k) < 16 for k in self.keys):
+            raise SettingsError("OTPGW_SECRET_KEYS: every key must be at least 16 characters")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Who may call the API and how large a request may be."""
+
+    keys: tuple[tuple[str, str], ...] = setting((), p.pairs(_api_key), env="API_KEYS", secret=True)
+    allow_unauthenticated: bool = setting(False, p.boolean, env="ALLOW_UNAUTHENTICATED")
+    max_body_bytes: int = setting(4096, p.integer(256, 1 << 20), env="MAX_BODY_BYTES")
+
+    def check(self, dev: bool) -> None:
+        if not self.keys and not (dev or self.allow_unauthenticated):
+            raise SettingsError(
+                "OTPGW_API_KEYS is required outside dev mode (name:key,...); "
+                "set OTPGW_ALLOW_UNAUTHENTICATED=true only behind a trusted gateway")
+        if any(not _CLIENT_NAME.match(name) for name, _ in self.keys):
+            raise SettingsError("OTPGW_API_KEYS: client names are 1-64 characters of A-Z a-z 0-9 . _ -")
+        if any(len(key) < 16 for _, key in self.keys):
+            raise SettingsError("OTPGW_API_KEYS: every key must be at least 16 characters")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Where the store lives: a URL, Sentinels or a Cluster, and how long to wait for it."""
+
+    url: str = setting("redis://127.0.0.1:6379/0", p.text(), env="REDIS_URL", secret=True)  # may hold a password
+    username: str = setting("", p.text(), env="REDIS_USERNAME")
+    password: str = setting("", p.text(), env="REDIS_PASSWORD", secret=True)
+    sentinels: tuple[str, ...] = setting((), p.words(), env="REDIS_SENTINELS")
+    sentinel_master: str = setting("mymaster", p.text(), env="REDIS_SENTINEL_MASTER")
+    cluster: bool = setting(False, p.boolean, env="REDIS_CLUSTER")
+    timeout: float = setting(0.5, p.number(0.01, 60), env="REDIS_TIMEOUT")
+    key_prefix: str = setting("otpgw", p.text(r"[A-Za-z0-9._-]{1,32}", hint="1-32 of A-Z a-z 0-9 . _ -"),
+                              env="KEY_PREFIX")
+
+    def check(self, dev: bool) -> None:
+        if self.sentinels and self.cluster:
+            raise SettingsError("OTPGW_REDIS_SENTINELS and OTPGW_REDIS_CLUSTER cannot both be set")
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    """The codes themselves: length, life, attempts, and the text that carries them."""
+
+    length: int = setting(6, p.integer(6, 10), env="CODE_LENGTH")
+    ttl: int = setting(300, p.integer(1, 600), env="CODE_TTL")
+    max_ttl: int = setting(600, p.integer(10, 600), env="MAX_CODE_TTL")
+    max_attempts: int = setting(5, p.integer(1, 20), env="MAX_ATTEMPTS")
+    retention: int = setting(86400, p.integer(60, 30 * 86400), env="RETENTION")
+    brand: str = setting("otpgw", p.text(), env="BRAND")
+    default_locale: str = setting("en", p.text(), env="DEFAULT_LOCALE")
+    webotp_domain: str = setting("", p.text(), env="WEBOTP_DOMAIN")
+
+    def check(self, dev: bool) -> None:
+        if not 1 <= self.ttl <= self.max_ttl:
+            raise SettingsError(f"OTPGW_CODE_TTL: {self.ttl} must be within 1..OTPGW_MAX_CODE_TTL ({self.max_ttl})")
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Per-phone send limits and per-client-IP limits."""
+
+    resend_cooldown: int = setting(30, p.integer(0, 3600), env="RESEND_COOLDOWN")
+    send_window: int = setting(600, p.integer(1, 86400), env="SEND_WINDOW")
+    send_window_max: int = setting(5, p.integer(1, 1000), env="SEND_WINDOW_MAX")
+    ip_window: int = setting(600, p.integer(1, 86400), env="IP_WINDOW")
+    ip_send_max: int = setting(20, p.integer(0, 10**6), env="IP_SEND_MAX")
+    ip_verify_max: int = setting(60, p.integer(0, 10**6), env="IP_VERIFY_MAX")
+
+    def check(self, dev: bool) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class LockoutSettings:
+    """Failures across codes that lock a phone or a user_ref, doubling on repeat."""
+
+    threshold: int = setting(10, p.integer(1, 1000), env="LOCKOUT_THRESHOLD")
+    window: int = setting(3600, p.integer(1, 7 * 86400), env="LOCKOUT_WINDOW")
+    base: int = setting(3600, p.integer(1, 7 * 86400), env="LOCKOUT_BASE")
+    max: int = setting(86400, p.integer(1, 30 * 86400), env="LOCKOUT_MAX")
+
+    def check(self, dev: bool) -> None:
+        if self.max < self.base:
+            raise SettingsError("OTPGW_LOCKOUT_MAX must be at least OTPGW_LOCKOUT_BASE")
+
+
+@dataclass(frozen=True)
+class NumberSettings:
+    """Which numbers may receive codes, and daily caps against toll fraud."""
+
+    default_region: str = setting("", p.text(r"[A-Z]{2}", upper=True, hint="an ISO 3166 alpha-2 code"),
+                                  env="DEFAULT_REGION")
+    allowed_countries: tuple[str, ...] = setting((), p.words(p.country), env="ALLOWED_COUNTRIES")
+    refuse_landlines: bool = setting(False, p.boolean, env="REFUSE_LANDLINES")
+    country_daily_limit: int = setting(0, p.integer(0, 10**9), env="COUNTRY_DAILY_LIMIT")
+    country_daily_limits: tuple[tuple[str, int], ...] = setting(
+        (), p.pairs(p.integer(0, 10**9), key=p.country), env="COUNTRY_DAILY_LIMITS")
+    prefix_daily_limits: tuple[tuple[str, int], ...] = setting(
+        (), p.pairs(p.positive_int, key=p.prefix), env="PREFIX_DAILY_LIMITS")
+
+    def check(self, dev: bool) -> None:
+        pass
+
+    def daily_limit_for(self, country: str) -> int:
+        """Daily send cap for a country; 0 means unlimited."""
+        return dict(self.country_daily_limits).get(country, self.country_daily_limit)
+
+    def prefix_limit_for(self, e164: str) -> tuple[str, int]:
+        """The longest configured number prefix of ``e164`` and its daily cap, or ('', 0)."""
+        matches = [(px, cap) for px, cap in self.prefix_daily_limits if e164.startswith(px)]
+        return max(matches, key=lambda m: len(m[0]), default=("", 0))
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How delivery workers read lanes, retry and recover a dead worker's messages."""
+
+    transport: str = setting("console", p.text(r"[A-Za-z0-9_-]{1,32}", hint="a transport name"),
+                             env="TRANSPORT")
+    block_ms: int = setting(2000, p.integer(10, 60000), env="WORKER_BLOCK_MS")
+    claim_idle: int = setting(60, p.integer(1, 3600), env="WORKER_CLAIM_IDLE")
+    max_retries: int = setting(5, p.integer(0, 100), env="WORKER_MAX_RETRIES")
+    retry_base: float = setting(2.0, p.number(0.01, 600), env="WORKER_RETRY_BASE")
+
+    def check(self, dev: bool) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = setting("INFO", p.text(choices=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
+                         env="LOG_LEVEL")
+
+    def check(self, dev: bool) -> None:
+        pass
+
+
+# section name -> class, in the order of the README's settings table
+SECTIONS = {
+    "secrets": SecretSettings,
+    "api": ApiSettings,
+    "redis": RedisSettings,
+    "codes": CodeSettings,
+    "limits": LimitSettings,
+    "lockout": LockoutSettings,
+    "numbers": NumberSettings,
+    "delivery": DeliverySettings,
+    "logging": LoggingSettings,
+}

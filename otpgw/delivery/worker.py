@@ -1,0 +1,131 @@
+"""The delivery worker: read lanes, hand each message to the dispatcher, recover the dead.
+
+Delivery is at-least-once. A message is acknowledged only in the script that records its
+outcome or moves it on, so a worker that dies mid-send leaves it pending, and another
+worker claims it after ``worker_claim_idle`` seconds. A worker told to stop finishes the
+message in hand and hands the rest of its batch straight back to its lane, so another
+worker sends them at once instead of after the claim timeout.
+
+Which lanes a worker reads follows from the transports it owns (``lanes.lanes_for``):
+one that serves the HTTP transports reads the shared lanes; one started with
+``--transport <modem>`` reads that device's lane.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from typing import Callable, Iterable, Mapping
+
+from ..config import Settings
+from ..domain.sealing import Sealer
+from ..domain.signing import CallbackTokens
+from ..domain.sms import QueuedMessage
+from ..errors import StoreError, StoreUnavailable
+from ..store import Store
+from ..transports import Transport
+from .dispatch import Dispatcher
+from .lanes import lanes_for
+from .reports import DeliveryEvents
+from .router import Router
+
+log = logging.getLogger("otpgw.delivery")
+BATCH = 10
+
+
+class DeliveryWorker:
+    def __init__(self, settings: Settings, store: Store, transports: Transport | Iterable[Transport], *,
+                 clock: Callable[[], float] = time.time, consumer: str | None = None,
+                 serves_shared: bool | None = None):
+        self.settings = settings
+        self.store = store
+        owned = [transports] if isinstance(transports, Transport) else list(transports)
+        self.transports: Mapping[str, Transport] = {t.name: t for t in owned}
+        self.clock = clock
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        host_bound = [t.name for t in owned if t.host_bound]
+        if serves_shared is None:
+            serves_shared = any(not t.host_bound for t in owned)
+        self.lanes = lanes_for(host_bound, serves_shared)
+        self.events = DeliveryEvents(store, settings, clock=self.now_ms)
+        configured_host_bound = frozenset(host_bound) | _host_bound_names(settings)
+        self.dispatcher = Dispatcher(
+            store=store, transports=self.transports, router=Router(settings.routes),
+            sealer=Sealer(settings.secrets.keys), tokens=CallbackTokens(settings.secrets.keys),
+            host_bound=configured_host_bound, public_url=settings.public_url,
+            max_retries=settings.delivery.max_retries, retry_base=settings.delivery.retry_base, clock=self.now_ms)
+        self._next_claim = 0.0
+        self._started = False
+
+    @property
+    def name(self) -> str:
+        """The worker's transports, for logs."""
+        return ",".join(self.transports)
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def start(self) -> None:
+        """Create the lanes' groups and start the transports' background work (once)."""
+        if self._started:
+            return
+        for lane in self.lanes:
+            self.store.queue.ensure_group(lane)
+        for transport in self.transports.values():
+            transport.start(self.events.apply)
+        self._started = True
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until ``stop`` is set; the message in hand is finished first."""
+        log.info("worker %s reading %s with %s", self.consumer, ", ".join(self.lanes), self.name)
+        while not stop.is_set():
+            try:
+                self.start()
+                handled = self.run_once(stop, block_ms=self.settings.delivery.block_ms)
+            except (StoreUnavailable, StoreError):
+                stop.wait(1.0)  # logged where it happened; Redis may come back
+                continue
+            if not handled:
+                stop.wait(0.05)  # an embedded store returns at once instead of blocking
+
+    def run_once(self, stop: threading.Event | None = None, *, block_ms: int = 0) -> int:
+        """One pass: promote due retries, claim orphans, read new messages, send them."""
+        self.start()
+        for lane in self.lanes:
+            self.store.queue.promote_due(lane, self.now_ms())
+        batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, BATCH, block_ms)
+        for done, message in enumerate(batch):
+            if stop is not None and stop.is_set():
+                self._hand_back(batch[done:])
+                return done
+            self.dispatcher.handle(message)
+        return len(batch)
+
+    def _claim(self) -> list[QueuedMessage]:
+        if time.monotonic() < self._next_claim:
+            return []
+        self._next_claim = time.monotonic() + min(5.0, self.settings.delivery.claim_idle / 2)
+        idle_ms = self.settings.delivery.claim_idle * 1000
+        return [m for lane in self.lanes for m in self.store.queue.claim_stale(lane, self.consumer, idle_ms, BATCH)]
+
+    def _hand_back(self, rest: list[QueuedMessage]) -> None:
+        """Put messages not yet started back on their lane, due now, for another worker."""
+        now = self.now_ms()
+        for message in rest:
+            self.store.queue.move(message, message.lane, now, now)
+        log.info("stopping: %d message(s) handed back to their lane", len(rest))
+
+    def close(self) -> None:
+        for transport in self.transports.values():
+            transport.close()
+
+
+def _host_bound_names(settings: Settings) -> frozenset[str]:
+    """Configured transports whose type is host-bound, without importing their code."""
+    from ..transports import transport_class
+
+    return frozenset(name for name, config in settings.transports.items()
+                     if getattr(transport_class(config.type), "host_bound", False))

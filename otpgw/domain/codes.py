@@ -1,0 +1,88 @@
+"""One-time codes, ids and their digests: pure functions, no I/O.
+
+A code is never stored. Redis holds only ``HMAC-SHA256(key, "otpgw-code" | tag | client | code)``
+under the code's own id, where ``tag`` is the phone's keyed tag and ``client`` the API
+client that asked for the code. The id carries the tag
+in its first 16 characters, so both ``verify`` by id and ``verify`` by phone can compute
+every candidate digest before the single Redis round trip, and the comparison then runs
+inside the verify script. The id binds the digest by location (it is only ever compared
+for its own id); a new send for a phone by the same client deletes that client's previous
+digest, so two digests of one phone and client never coexist, and the client in the MAC
+keeps equal codes of different clients from showing equal digests in a dump.
+
+Key rotation: new codes use the first key; every configured key is tried on verify.
+Phone tags use the *last* (oldest) key, so adding a new key keeps every phone's
+counters and lockouts; removing the oldest key re-keys them (do it after a day).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+TAG_LENGTH = 16
+ID_LENGTH = 32
+_ALPHABET = set("abcdefghijklmnopqrstuvwxyz234567")
+
+
+def generate_code(length: int) -> str:
+    """A uniformly random decimal code of ``length`` digits from the OS CSPRNG."""
+    return f"{secrets.randbelow(10**length):0{length}d}"
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=").lower()
+
+
+def _mac(key: bytes, *parts: str) -> bytes:
+    return hmac.new(key, "\x00".join(parts).encode(), hashlib.sha256).digest()
+
+
+def identity_tag(key: bytes, kind: str, value: str) -> str:
+    """A keyed 80-bit tag standing in for a phone, user_ref or IP inside Redis keys."""
+    return _b32(_mac(key, "otpgw-tag", kind, value)[:10])
+
+
+def new_id(phone_tag: str) -> str:
+    """A fresh code id: the phone tag followed by 80 random bits."""
+    return phone_tag + _b32(secrets.token_bytes(10))
+
+
+def is_valid_id(value: str) -> bool:
+    return len(value) == ID_LENGTH and set(value) <= _ALPHABET
+
+
+def tag_of(code_id: str) -> str:
+    """The phone tag an id was issued for (the caller checked ``is_valid_id``)."""
+    return code_id[:TAG_LENGTH]
+
+
+def code_digest(key: bytes, phone_tag: str, client: str, code: str) -> str:
+    return _mac(key, "otpgw-code", phone_tag, client, code).hex()
+
+
+def candidate_digests(keys: list[bytes], phone_tag: str, client: str, code: str) -> list[str]:
+    """The digest of ``code`` under every key, newest first, for rotation on verify."""
+    return [code_digest(key, phone_tag, client, code) for key in keys]
+
+
+class Tags:
+    """Keyed tags of every identity otpgw keeps in Redis keys.
+
+    Tags use the *last* (oldest) secret key, so adding a new key keeps every phone's
+    counters and lockouts; removing the oldest key re-keys them (do it after a day).
+    """
+
+    def __init__(self, secret_keys: tuple[str, ...]):
+        self._key = secret_keys[-1].encode()
+
+    def phone(self, e164: str) -> str:
+        return identity_tag(self._key, "phone", e164)
+
+    def user(self, client: str, user_ref: str | None) -> str:
+        """user_ref namespaces belong to each calling client; '' when none is given."""
+        return identity_tag(self._key, "user", f"{client}\x00{user_ref}") if user_ref else ""
+
+    def ip(self, address: str | None) -> str:
+        return identity_tag(self._key, "ip", address) if address else ""

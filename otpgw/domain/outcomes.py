@@ -1,0 +1,67 @@
+"""The states and outcomes every part of otpgw names: enums, never bare strings.
+
+The values are the wire format (the API's ``status`` and ``reason``, the store's record
+fields, metric labels, webhook events), so a value never changes once released. Views,
+callbacks, webhooks and the Python client all match on these members.
+"""
+from __future__ import annotations
+
+import enum
+
+
+class CodeStatus(str, enum.Enum):
+    """Where a one-time code is in its life: ``pending`` then one final state."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+    MAX_ATTEMPTS = "max_attempts"
+
+
+class DeliveryStatus(str, enum.Enum):
+    """Where a message is on its way to the handset. It only ever moves forward:
+    ``queued`` < ``sent`` < one of the three final states (see ``rank``)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+
+    @property
+    def rank(self) -> int:
+        return {"queued": 0, "sent": 1}.get(self.value, 2)
+
+    @property
+    def is_final(self) -> bool:
+        return self.rank == 2
+
+
+class Refusal(str, enum.Enum):
+    """Why a send was refused by a stateful rule (the stateless ones raise directly)."""
+
+    OPTED_OUT = "opted_out"
+    LOCKED = "locked"
+    RATE_LIMITED = "rate_limited"
+
+
+class VerifyOutcome(str, enum.Enum):
+    """What a verify attempt came to; the API's ``reason`` is this value."""
+
+    APPROVED = "approved"
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    LOCKED = "locked"
+    RATE_LIMITED = "rate_limited"
+    EXPIRED = "expired"
+    MAX_ATTEMPTS = "max_attempts"
+    ALREADY_USED = "already_used"
+    CANCELED = "canceled"
+
+
+class Lane(str, enum.Enum):
+    """Delivery lanes, read in this order: a code never waits behind bulk traffic."""
+
+    OTP = "otp"
+    BULK = "bulk"

@@ -1,0 +1,1 @@
+"""What otpgw tells the outside world happened: audit records and Prometheus metrics."""

@@ -1,0 +1,47 @@
+"""The store: the only code that talks to Redis, split by concern.
+
+``Store`` holds one client, its key space and its scripts, and hands out a store per
+concern: ``codes`` (issue, verify, records, delivery events), ``locks`` (lockouts and
+opt-outs), ``queue`` (delivery lanes). Services take the one they need. Every Redis
+error is mapped where it enters (``store.errors``); no redis exception leaves here.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import Settings
+from .codes import CodeStore
+from .connection import connect
+from .errors import guard
+from .keys import KeySpace
+from .locks import LockStore
+from .queue import GROUP, DeliveryQueue
+from .scripts import Scripts
+
+__all__ = ["GROUP", "CodeStore", "DeliveryQueue", "KeySpace", "LockStore", "Store", "connect"]
+
+
+class Store:
+    def __init__(self, client: Any, settings: Settings):
+        self.client = client
+        self.keys = KeySpace(settings.redis.key_prefix, single_slot=settings.redis.cluster)
+        self.scripts = Scripts(client)
+        self.codes = CodeStore(client, self.keys, self.scripts)
+        self.locks = LockStore(client, self.keys, self.scripts)
+        self.queue = DeliveryQueue(client, self.keys, self.scripts)
+
+    @classmethod
+    def connect(cls, settings: Settings, *, embedded: bool = False, blocking_ms: int = 0) -> "Store":
+        return cls(connect(settings, embedded=embedded, blocking_ms=blocking_ms), settings)
+
+    @guard
+    def ping(self) -> None:
+        """Readiness: Redis answers and every script is (re)loaded."""
+        self.client.ping()
+        scripts = list(self.scripts)
+        if not all(self.client.script_exists(*[s.sha for s in scripts])):
+            for script in scripts:
+                self.client.script_load(script.source)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,68 @@
+"""Every Redis key otpgw uses, built by one function: ``prefix:{hash-tag}:kind``.
+
+Keys of one phone share the phone's tag, so they land in one Redis Cluster slot: its
+code records (one hash, so a script reaches the record of any of its codes through one
+declared key), the live digest per API client, counters and locks. A send or a verify
+also touches per-IP, per-user_ref and per-country counters and the lane, which no
+per-phone tag can co-locate; so on Redis Cluster (``single_slot``) every key carries
+the deployment's own tag and each script still runs whole on one node. Identities
+inside keys are keyed HMAC tags (``domain.codes.identity_tag``): no phone number,
+user_ref or IP appears in Redis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NONE = "none"  # the tag of a placeholder key: declared, never written
+
+
+@dataclass(frozen=True)
+class KeySpace:
+    prefix: str = "otpgw"
+    single_slot: bool = False
+
+    def key(self, tag: str, kind: str) -> str:
+        if self.single_slot:
+            return f"{self.prefix}:{{{self.prefix}}}:{tag}:{kind}"
+        return f"{self.prefix}:{{{tag}}}:{kind}"
+
+    # -- per phone (tag from codes.identity_tag(..., "phone", e164)) ----------------------
+    def codes(self, phone_tag: str) -> str:
+        """Hash: code id -> JSON record, and ``latest:<client>`` -> that client's newest id."""
+        return self.key(phone_tag, "codes")
+
+    def purge(self, phone_tag: str) -> str:
+        """Zset: code id -> when its record may be dropped (end of retention)."""
+        return self.key(phone_tag, "purge")
+
+    def digest(self, phone_tag: str, client: str) -> str:
+        """``<id>:<hmac>`` of a client's one live code for this phone; expires with it."""
+        return self.key(phone_tag, f"digest:{client}")
+
+    def phone(self, phone_tag: str, kind: str) -> str:
+        """kind: lock, fails, level, cooldown, sends, optout (shared by every client)."""
+        return self.key(phone_tag, kind)
+
+    # -- other identities ----------------------------------------------------------------
+    def user(self, user_tag: str, kind: str) -> str:
+        """kind: lock, fails, level. An empty tag gives a placeholder, never written."""
+        return self.key(f"u{user_tag or NONE}", kind)
+
+    def client_ip(self, ip_tag: str, kind: str) -> str:
+        """kind: send, verify. An empty tag gives a placeholder, never written."""
+        return self.key(f"ip{ip_tag or NONE}", kind)
+
+    def country_day(self, country: str, day: str) -> str:
+        return self.key(f"cc{country}", f"day:{day}")
+
+    def prefix_day(self, prefix: str, day: str) -> str:
+        return self.key(f"px{prefix.lstrip('+') or NONE}", f"day:{day}")
+
+    # -- delivery ------------------------------------------------------------------------
+    def lane(self, lane: str) -> str:
+        """Stream of messages waiting on a lane (``otp``, ``bulk``, ``t.<transport>``)."""
+        return self.key(f"q{lane}", "stream")
+
+    def retries(self, lane: str) -> str:
+        """Zset of a lane's messages waiting out a back-off, scored by due time (ms)."""
+        return self.key(f"q{lane}", "retry")

@@ -1,0 +1,121 @@
+"""DeliveryQueue: the lanes messages wait on, read through consumer groups.
+
+A lane is a stream plus a retry set. The send script appends to the ``otp`` lane (bulk
+traffic to ``bulk``); a message routed to a host-bound transport (a modem) moves to that
+transport's own lane ``t.<name>``, which only the worker owning the device reads. An
+entry is removed only by the script that records its outcome or moves it elsewhere, so
+a worker that dies leaves it pending, and another claims it (``claim_stale``).
+Lanes are a handful of permanent keys; their groups are created at a worker's start
+and again if Redis lost them (a restart without persistence).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from ..domain.codes import tag_of
+from ..domain.outcomes import DeliveryStatus
+from ..domain.sms import QueuedMessage, Receipt
+from .codes import text
+from .errors import guard
+from .keys import KeySpace
+from .scripts import Scripts
+
+GROUP = "workers"
+
+
+def _group_is_missing(exc: redis.exceptions.ResponseError) -> bool:
+    """Redis says NOGROUP; the embedded store says the key must exist."""
+    message = str(exc)
+    return "NOGROUP" in message or "requires the key to exist" in message
+
+
+class DeliveryQueue:
+    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts):
+        self.client = client
+        self.keys = keys
+        self.scripts = scripts
+
+    @guard
+    def ensure_group(self, lane: str) -> None:
+        try:
+            self.client.xgroup_create(self.keys.lane(lane), GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @guard
+    def read(self, lanes: list[str], consumer: str, count: int, block_ms: int) -> list[QueuedMessage]:
+        """New messages of ``lanes``, the earlier lanes' first; blocks only when all are empty."""
+        streams = {self.keys.lane(lane): ">" for lane in lanes}
+        reply = self._read(streams, lanes, consumer, count, None)
+        if not reply and block_ms:
+            reply = self._read(streams, lanes, consumer, count, block_ms)
+        by_stream = {text(stream): entries for stream, entries in reply or []}
+        return [self._message(entry_id, lane, fields)
+                for lane in lanes for entry_id, fields in by_stream.get(self.keys.lane(lane), []) if fields]
+
+    def _read(self, streams: dict[str, str], lanes: list[str], consumer: str, count: int, block: int | None):
+        try:
+            return self.client.xreadgroup(GROUP, consumer, streams, count=count, block=block)
+        except redis.exceptions.ResponseError as exc:
+            if not _group_is_missing(exc):
+                raise
+            for lane in lanes:  # the group starts at 0: nothing queued before is missed
+                self.ensure_group(lane)
+            return self.client.xreadgroup(GROUP, consumer, streams, count=count)
+
+    @guard
+    def claim_stale(self, lane: str, consumer: str, idle_ms: int, count: int) -> list[QueuedMessage]:
+        """Messages another worker took and left unacknowledged for ``idle_ms``: it died."""
+        try:
+            reply = self.client.xautoclaim(self.keys.lane(lane), GROUP, consumer, idle_ms, count=count)
+        except redis.exceptions.ResponseError as exc:
+            if not _group_is_missing(exc):
+                raise
+            return []
+        return [self._message(entry_id, lane, fields) for entry_id, fields in reply[1] if fields]
+
+    @staticmethod
+    def _message(entry_id: Any, lane: str, fields: dict) -> QueuedMessage:
+        return QueuedMessage.from_fields(text(entry_id), lane, {text(k): text(v) for k, v in fields.items()})
+
+    @guard
+    def finish(self, message: QueuedMessage, status: DeliveryStatus, now_ms: int, *, transport: str,
+               receipt: Receipt | None = None, detail: str = "", error_code: str = "") -> bool:
+        """Acknowledge and record the outcome, in one script; False if another worker had."""
+        keys = dict(lane=self.keys.lane(message.lane), codes=self.keys.codes(tag_of(message.reference)))
+        args = dict(group=GROUP, entry=message.entry_id, id=message.reference, status=status.value,
+                    transport=transport, now=now_ms, carrier_ids=",".join(receipt.carrier_ids) if receipt else "",
+                    detail=detail, error_code=error_code, parts=receipt.parts if receipt else 0, part="")
+        return bool(self.scripts.finish_message(keys=keys, args=args))
+
+    @guard
+    def move(self, message: QueuedMessage, to_lane: str, due_ms: int, now_ms: int, *, detail: str = "",
+             transport: str = "", **changes: object) -> bool:
+        """Take ``message`` off its lane to wait in ``to_lane``'s retry set until ``due_ms``,
+        with its fields changed (attempt, step, pin); False if another worker had it."""
+        keys = dict(lane=self.keys.lane(message.lane), retries=self.keys.retries(to_lane),
+                    codes=self.keys.codes(tag_of(message.reference)))
+        fields = json.dumps(message.fields(**changes), sort_keys=True)
+        args = dict(group=GROUP, entry=message.entry_id, id=message.reference, due=due_ms, fields=fields,
+                    now=now_ms, detail=detail, transport=transport)
+        return bool(self.scripts.move_message(keys=keys, args=args))
+
+    @guard
+    def promote_due(self, lane: str, now_ms: int, limit: int = 100) -> int:
+        keys = dict(lane=self.keys.lane(lane), retries=self.keys.retries(lane))
+        return int(self.scripts.promote_due(keys=keys, args=dict(now=now_ms, limit=limit)))
+
+    @guard
+    def stats(self, lane: str) -> tuple[int, int | None]:
+        """(waiting count incl. retries, id-time of the oldest entry in ms or None)."""
+        stream = self.keys.lane(lane)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xlen(stream)
+        pipe.zcard(self.keys.retries(lane))
+        pipe.xrange(stream, count=1)
+        length, waiting, first = pipe.execute()
+        return length + waiting, int(text(first[0][0]).split("-")[0]) if first else None

@@ -1,0 +1,1 @@
+"""HTTP carrier transports: one pooled client, and a profile per carrier API."""

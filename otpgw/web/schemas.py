@@ -1,0 +1,126 @@
+"""marshmallow schemas for every request and response of the v1 contract.
+
+Requests reject unknown fields, wrong types (no "6" for 6) and nulls, and load into the
+service's typed requests; responses are dumped from the service's typed results. The
+wire format (field names, RFC 3339 times, enum values) is written down here alone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate, validates_schema
+
+from ..otp.types import SendRequest, VerifyRequest
+
+ID = validate.Regexp(r"^[a-z2-7]{32}$", error="not a code id")
+CODE = validate.Regexp(r"^[0-9]{6,10}$", error="must be 6 to 10 digits")
+LOCALE = validate.Regexp(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,2}$", error="not a locale tag")
+
+
+def iso(ms: int | str) -> str:
+    """Epoch milliseconds as an RFC 3339 UTC timestamp."""
+    moment = dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Timestamp(fields.Field):
+    """Epoch milliseconds out as RFC 3339 (dump only)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else iso(value)
+
+
+class EnumValue(fields.Field):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else value.value
+
+
+class _Request(Schema):
+    phone = fields.String(validate=validate.Length(min=3, max=32))
+    user_ref = fields.String(validate=validate.Length(min=1, max=128))
+    client_ip = fields.IP()
+
+    @staticmethod
+    def _plain(data: dict) -> dict:
+        if data.get("client_ip") is not None:
+            data["client_ip"] = str(data["client_ip"])
+        return data
+
+
+class SendRequestSchema(_Request):
+    phone = fields.String(required=True, validate=validate.Length(min=3, max=32))
+    locale = fields.String(validate=LOCALE)
+    code_length = fields.Integer(strict=True, validate=validate.Range(6, 10))
+    ttl = fields.Integer(strict=True, validate=validate.Range(1, 600))
+
+    @post_load
+    def _make(self, data: dict, **_: object) -> SendRequest:
+        return SendRequest(**self._plain(data))
+
+
+class VerifyRequestSchema(_Request):
+    id = fields.String(validate=ID)
+    code = fields.String(required=True, validate=CODE)
+
+    @validates_schema
+    def _needs_id_or_phone(self, data: dict, **_: object) -> None:
+        if not data.get("id") and not data.get("phone"):
+            raise ValidationError("give the code's id or the phone it was sent to", "id")
+
+    @post_load
+    def _make(self, data: dict, **_: object) -> VerifyRequest:
+        return VerifyRequest(**self._plain(data))
+
+
+class SendResponseSchema(Schema):
+    id = fields.String(attribute="code_id")
+    status = EnumValue()
+    expires_at = Timestamp(attribute="expires_ms")
+    resend_after = Timestamp(attribute="resend_after_ms")
+
+
+class VerifyResponseSchema(Schema):
+    valid = fields.Boolean()
+    id = fields.String(attribute="code_id")
+    status = EnumValue()
+    reason = EnumValue()
+    attempts_left = fields.Integer()
+
+
+class DeliverySchema(Schema):
+    """A code's delivery; the optional fields appear only when they say something."""
+
+    OPTIONAL = ("carrier_ids", "parts", "error_code", "detail")
+    status = EnumValue()
+    transport = fields.String()
+    updated_at = Timestamp(attribute="updated_ms")
+    carrier_ids = fields.List(fields.String())
+    parts = fields.Integer()
+    error_code = fields.String()
+    detail = fields.String()
+
+    @post_dump
+    def _drop_empty(self, data: dict, **_: object) -> dict:
+        for name in self.OPTIONAL:
+            if not data.get(name):
+                data.pop(name, None)
+        return data
+
+
+DELIVERY = DeliverySchema()
+
+
+class StatusResponseSchema(Schema):
+    """Dumped from ``StatusResult``: the record, and the status it has now."""
+
+    id = fields.Function(lambda r: r.record.code_id)
+    status = fields.Function(lambda r: r.status.value)
+    attempts = fields.Function(lambda r: r.record.attempts)
+    created_at = fields.Function(lambda r: iso(r.record.created_ms))
+    expires_at = fields.Function(lambda r: iso(r.record.expires_ms))
+    delivery = fields.Function(lambda r: DELIVERY.dump(r.record.delivery))
+
+
+class CancelResponseSchema(Schema):
+    id = fields.String(attribute="code_id")
+    status = EnumValue()

@@ -1,0 +1,1 @@
+"""Test support: simulated carriers and modems, shared helpers."""
