@@ -184,11 +184,23 @@ def service(app):
     return app.extensions["otpgw.service"]
 
 
+@pytest.fixture
+def store(app):
+    return app.extensions["otpgw.store"]
+
+
+def operator(app):
+    """The operator tool over an app's settings and store, as `otpgw unlock|opt-out` builds it."""
+    from otpgw.admin import Operator
+
+    return Operator(app.extensions["otpgw.settings"], app.extensions["otpgw.store"].locks)
+
+
 def sent_code(app, code_id: str) -> str:
     """Read the code out of the sealed queued message, as the worker would (tests only)."""
     service = app.extensions["otpgw.service"]
-    store = service.store
-    for _, fields in store.client.xrange(store.keys.stream(service.settings.transport)):
+    store = app.extensions["otpgw.store"]
+    for _, fields in store.client.xrange(store.keys.lane("otp")):
         if fields[b"id"].decode() == code_id:
             text = service.sealer.open(fields[b"sealed"])["text"]
             return next(tok for tok in text.replace(".", " ").replace(",", " ").split() if tok.isdigit())

@@ -6,11 +6,10 @@ import re
 
 import pytest
 
-from conftest import API_KEY, AUTH, OTHER_AUTH, OTHER_PHONE, PHONE, send, sent_code, verify
+from conftest import API_KEY, AUTH, OTHER_AUTH, OTHER_PHONE, PHONE, send, sent_code, verify, operator
 from otpgw import create_app
-from otpgw.runtime import Operator
 from otpgw.transports.fake import FakeTransport
-from otpgw.worker import DeliveryWorker
+from otpgw.delivery.worker import DeliveryWorker
 
 UNKNOWN_ID = "a" * 32  # well-formed, never issued
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -57,10 +56,8 @@ def issue(app, client, phone: str = PHONE, **fields) -> tuple[str, str]:
 
 
 def deliver(app) -> FakeTransport:
-    service = app.extensions["otpgw.service"]
     transport = FakeTransport()
-    worker = DeliveryWorker(service.settings, service.store, transport)
-    service.store.ensure_group(transport.name)
+    worker = DeliveryWorker(app.extensions["otpgw.settings"], app.extensions["otpgw.store"], transport)
     worker.run_once()
     return transport
 
@@ -118,7 +115,7 @@ class TestSend:
         assert error["details"] == {"country": "US"}
 
     def test_opted_out_phone_is_403(self, app, client):
-        Operator(app.extensions["otpgw.service"]).run("opt-out", phone=PHONE, user_ref=None, client=None)
+        operator(app).run("opt-out", phone=PHONE, user_ref=None, client=None)
         assert_envelope(send(client), 403, "opted_out")
 
     def test_national_number_is_accepted_with_a_default_region(self, make_app):

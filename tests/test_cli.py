@@ -20,7 +20,7 @@ from conftest import ChildProcess as Process
 from otpgw import create_app
 from otpgw.cli import main
 from otpgw.config import load_settings
-from otpgw.phones import mask
+from otpgw.domain.phones import mask
 
 HTTP_TIMEOUT = 5
 
@@ -285,7 +285,7 @@ class TestWorkerCommand:
         assert ready.status_code == 200, ready.text
         metrics = requests.get(f"{worker_process.base}/metrics", timeout=HTTP_TIMEOUT)
         assert metrics.status_code == 200
-        assert 'otpgw_queue_depth{transport="console"}' in metrics.text
+        assert 'otpgw_queue_depth{lane="otp"}' in metrics.text
         assert "otpgw_deliveries_total" in metrics.text
 
     def test_code_sent_through_the_api_is_printed_masked(self, worker_process, make_app):
@@ -307,7 +307,7 @@ class TestWorkerCommand:
         worker_process.wait_for(sent, what="delivery status sent")
         metrics = requests.get(f"{worker_process.base}/metrics", timeout=HTTP_TIMEOUT).text
         assert 'otpgw_deliveries_total{status="sent",transport="console"} 1.0' in metrics
-        assert 'otpgw_queue_depth{transport="console"} 0.0' in metrics
+        assert 'otpgw_queue_depth{lane="otp"} 0.0' in metrics
 
     def test_sigterm_exits_0(self, worker_process):
         assert worker_process.stop(signal.SIGTERM, timeout=15) == 0
@@ -346,4 +346,4 @@ class TestWorkerBeforeRedis:
                                        redis_url=late_redis.url, transport="console"))
         code_id = send(app.test_client()).json["id"]
         process.wait_for(lambda: _has_code_after(process, code_id), what="the console SMS")
-        app.extensions["otpgw.service"].store.client.close()
+        app.extensions["otpgw.store"].client.close()

@@ -37,21 +37,21 @@ class TestDefaults:
 
     def test_defaults_match_the_design(self):
         s = load_settings(environ=BASE_ENV)
-        assert (s.code_length, s.code_ttl, s.max_code_ttl, s.max_attempts) == (6, 300, 600, 5)
-        assert (s.resend_cooldown, s.send_window, s.send_window_max) == (30, 600, 5)
-        assert (s.lockout_threshold, s.lockout_window, s.lockout_base, s.lockout_max) == (10, 3600, 3600, 86400)
-        assert (s.retention, s.transport, s.default_locale, s.max_body_bytes) == (86400, "console", "en", 4096)
-        assert (s.dev, s.allow_unauthenticated, s.redis_cluster, s.refuse_landlines) == (False, False, False, False)
-        assert s.allowed_countries == () and s.country_daily_limits == () and s.default_region == ""
+        assert (s.codes.length, s.codes.ttl, s.codes.max_ttl, s.codes.max_attempts) == (6, 300, 600, 5)
+        assert (s.limits.resend_cooldown, s.limits.send_window, s.limits.send_window_max) == (30, 600, 5)
+        assert (s.lockout.threshold, s.lockout.window, s.lockout.base, s.lockout.max) == (10, 3600, 3600, 86400)
+        assert (s.codes.retention, s.delivery.transport, s.codes.default_locale, s.api.max_body_bytes) == (86400, "console", "en", 4096)
+        assert (s.dev, s.api.allow_unauthenticated, s.redis.cluster, s.numbers.refuse_landlines) == (False, False, False, False)
+        assert s.numbers.allowed_countries == () and s.numbers.country_daily_limits == () and s.numbers.default_region == ""
 
     def test_settings_are_frozen(self):
         s = load_settings(environ=BASE_ENV)
         with pytest.raises(AttributeError):
-            s.code_length = 8  # type: ignore[misc]
+            s.codes.length = 8  # type: ignore[misc]
 
     def test_unlisted_country_has_the_general_daily_limit(self):
         s = from_env(country_daily_limit="100", country_daily_limits="US=5")
-        assert (s.daily_limit_for("US"), s.daily_limit_for("FR")) == (5, 100)
+        assert (s.numbers.daily_limit_for("US"), s.numbers.daily_limit_for("FR")) == (5, 100)
 
 
 class TestEnvironment:
@@ -59,40 +59,40 @@ class TestEnvironment:
 
     def test_integers_and_floats_are_parsed(self):
         s = from_env(code_length="8", code_ttl="120", redis_timeout="1.5", max_body_bytes="8192")
-        assert (s.code_length, s.code_ttl, s.redis_timeout, s.max_body_bytes) == (8, 120, 1.5, 8192)
+        assert (s.codes.length, s.codes.ttl, s.redis.timeout, s.api.max_body_bytes) == (8, 120, 1.5, 8192)
 
     @pytest.mark.parametrize(("text", "value"), [("true", True), ("1", True), ("YES", True), ("on", True),
                                                  ("false", False), ("0", False), ("no", False), ("off", False)])
     def test_booleans_are_parsed(self, text, value):
-        assert from_env(refuse_landlines=text).refuse_landlines is value
+        assert from_env(refuse_landlines=text).numbers.refuse_landlines is value
 
     def test_lists_are_split_trimmed_and_countries_upper_cased(self):
         s = from_env(allowed_countries=" us, gb ,,de", redis_sentinels="s1:26379, s2:26379")
-        assert s.allowed_countries == ("US", "GB", "DE")
-        assert s.redis_sentinels == ("s1:26379", "s2:26379")
+        assert s.numbers.allowed_countries == ("US", "GB", "DE")
+        assert s.redis.sentinels == ("s1:26379", "s2:26379")
 
     def test_secret_keys_keep_their_order_newest_first(self):
         s = from_env(secret_keys=f"{SECRET},{OLD_SECRET}")
-        assert s.secret_keys == (SECRET, OLD_SECRET)
-        assert s.current_key == SECRET.encode()
+        assert s.secrets.keys == (SECRET, OLD_SECRET)
+        assert s.secrets.current_key == SECRET.encode()
 
     def test_api_keys_are_name_key_pairs(self):
         s = from_env(api_keys=f"app:{APP_KEY}, ops:{OPS_KEY}")
-        assert dict(s.api_keys) == {"app": APP_KEY, "ops": OPS_KEY}
+        assert dict(s.api.keys) == {"app": APP_KEY, "ops": OPS_KEY}
 
     def test_api_key_containing_equals_signs_is_kept_verbatim(self):
         padded = "c2VjcmV0LWtleS0wMTIzNDU2Nzg5YWI="  # base64 with padding, as `openssl rand -base64` gives
         s = from_env(api_keys=f"app:{padded}")
-        assert dict(s.api_keys) == {"app": padded}
+        assert dict(s.api.keys) == {"app": padded}
 
     def test_country_limits_are_parsed(self):
         s = from_env(country_daily_limits="US=5,gb=2")
-        assert dict(s.country_daily_limits) == {"US": 5, "GB": 2}
-        assert (s.daily_limit_for("US"), s.daily_limit_for("GB"), s.daily_limit_for("FR")) == (5, 2, 0)
+        assert dict(s.numbers.country_daily_limits) == {"US": 5, "GB": 2}
+        assert (s.numbers.daily_limit_for("US"), s.numbers.daily_limit_for("GB"), s.numbers.daily_limit_for("FR")) == (5, 2, 0)
 
     def test_unrelated_variables_are_ignored(self):
         s = load_settings(environ={**BASE_ENV, "PATH": "/bin", "OTPGW": "x"})
-        assert s.code_length == 6
+        assert s.codes.length == 6
 
 
 class TestTomlFile:
@@ -114,21 +114,21 @@ US = 5
 GB = 2
 """)
         s = load_settings(environ={"OTPGW_CONFIG": path})
-        assert s.secret_keys == (SECRET, OLD_SECRET)
-        assert (s.code_ttl, s.refuse_landlines, s.allowed_countries) == (120, True, ("US", "GB"))
-        assert dict(s.api_keys) == {"app": APP_KEY, "ops": OPS_KEY}
-        assert dict(s.country_daily_limits) == {"US": 5, "GB": 2}
+        assert s.secrets.keys == (SECRET, OLD_SECRET)
+        assert (s.codes.ttl, s.numbers.refuse_landlines, s.numbers.allowed_countries) == (120, True, ("US", "GB"))
+        assert dict(s.api.keys) == {"app": APP_KEY, "ops": OPS_KEY}
+        assert dict(s.numbers.country_daily_limits) == {"US": 5, "GB": 2}
 
     def test_environment_overrides_the_file(self, toml_file):
         path = toml_file(f'secret_keys = ["{SECRET}"]\ncode_ttl = 120\ncode_length = 8\n'
                          f'[api_keys]\napp = "{APP_KEY}"\n')
         s = load_settings(environ={"OTPGW_CONFIG": path, "OTPGW_CODE_TTL": "240"})
-        assert (s.code_ttl, s.code_length) == (240, 8)
+        assert (s.codes.ttl, s.codes.length) == (240, 8)
 
     def test_overrides_win_over_environment_and_file(self, toml_file):
         path = toml_file(f'secret_keys = ["{SECRET}"]\ncode_ttl = 120\n[api_keys]\napp = "{APP_KEY}"\n')
         s = load_settings(environ={"OTPGW_CONFIG": path, "OTPGW_CODE_TTL": "240"}, code_ttl=60)
-        assert s.code_ttl == 60
+        assert s.codes.ttl == 60
 
 
 def bad(setting: str, env: dict[str, str] | None = None, toml: str | None = None, **overrides):
@@ -196,7 +196,7 @@ class TestBadValues:
 
     def test_missing_api_keys_are_allowed_with_allow_unauthenticated(self):
         s = load_settings(environ={"OTPGW_SECRET_KEYS": SECRET, "OTPGW_ALLOW_UNAUTHENTICATED": "true"})
-        assert s.api_keys == () and s.allow_unauthenticated is True
+        assert s.api.keys == () and s.api.allow_unauthenticated is True
 
     def test_sentence_says_what_would_be_valid(self):
         with pytest.raises(SettingsError, match=r"6\.\.10"):
@@ -211,7 +211,7 @@ class TestMisspelledVariables:
             from_env(code_lentgh="8")
 
     def test_unrelated_otpgw_variables_are_left_alone(self):
-        assert from_env(carrier_token="x", workers="4").code_length == 6
+        assert from_env(carrier_token="x", workers="4").codes.length == 6
 
 
 class TestDevMode:
@@ -219,14 +219,14 @@ class TestDevMode:
 
     def test_dev_mode_generates_a_strong_secret(self):
         s = load_settings(environ={"OTPGW_DEV": "true"})
-        assert len(s.secret_keys) == 1 and len(s.secret_keys[0]) >= 32
-        assert s.api_keys == ()
+        assert len(s.secrets.keys) == 1 and len(s.secrets.keys[0]) >= 32
+        assert s.api.keys == ()
 
     def test_each_dev_start_gets_its_own_secret(self):
-        assert load_settings(environ={}, dev=True).secret_keys != load_settings(environ={}, dev=True).secret_keys
+        assert load_settings(environ={}, dev=True).secrets.keys != load_settings(environ={}, dev=True).secrets.keys
 
     def test_given_secret_is_kept_in_dev_mode(self):
-        assert load_settings(environ={"OTPGW_DEV": "1", "OTPGW_SECRET_KEYS": SECRET}).secret_keys == (SECRET,)
+        assert load_settings(environ={"OTPGW_DEV": "1", "OTPGW_SECRET_KEYS": SECRET}).secrets.keys == (SECRET,)
 
 
 class TestTransportNames:

@@ -30,7 +30,24 @@ SCENARIOS = sorted(CHART.glob("ci/*-values.yaml"))
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 API_KEY = "test-api-key-0123456789abcdef"
 MINIMAL = {"secrets": {"secretKeys": [SECRET_KEY], "apiKeys": {"web": API_KEY}}}
-MODEM = {"modemWorker": {"enabled": True, "nodeSelector": {"kubernetes.io/hostname": "sms-1"}}}
+MODEM_PORT = "/dev/serial/by-id/usb-Quectel_EC25-if02-port0"
+MODEM = {"config": {"transports": {"gsm": {"type": "modem", "port": MODEM_PORT}}},
+         "modemWorker": {"enabled": True, "transport": "gsm", "nodeSelector": {"kubernetes.io/hostname": "sms-1"}}}
+# The README's example: a carrier and a modem, the modem first for two countries.
+CARRIER_SECRETS = {"TWILIO_AUTH_TOKEN": "twilio-auth-token-0123456789", "MODEM_PIN": "1234"}
+TRANSPORTS = {
+    "secrets": {"extra": CARRIER_SECRETS},
+    "config": {
+        "public_url": "https://otp.example.com",
+        "transports": {
+            "tw": {"type": "twilio", "account_sid": "AC0123", "auth_token": "${TWILIO_AUTH_TOKEN}",
+                   "from": "+15017122661"},
+            "gsm": {"type": "modem", "port": MODEM_PORT, "baudrate": 115200, "pin": "${MODEM_PIN}"},
+        },
+        "routes": [{"countries": ["DE", "AT"], "transports": ["gsm", "tw"]}, {"transports": ["tw"]}],
+    },
+    "modemWorker": MODEM["modemWorker"],
+}
 
 
 def tool(name: str) -> Path:
@@ -220,22 +237,22 @@ class TestSettings:
     @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
     def test_every_scenario_loads_in_otpgw(self, scenario, tmp_path):
         settings = self.load(render(files=(scenario,)), tmp_path)
-        assert settings.secret_keys and settings.api_keys
+        assert settings.secrets.keys and settings.api.keys
 
     def test_values_reach_the_settings(self, tmp_path):
         settings = self.load(render({"config": {"code_ttl": 120, "allowed_countries": ["GB", "IE"],
                                                 "country_daily_limits": {"GB": 100}}}), tmp_path)
-        assert settings.code_ttl == 120
-        assert settings.allowed_countries == ("GB", "IE")
-        assert settings.daily_limit_for("GB") == 100
-        assert settings.api_keys == (("web", API_KEY),)
-        assert settings.secret_keys == (SECRET_KEY,)
+        assert settings.codes.ttl == 120
+        assert settings.numbers.allowed_countries == ("GB", "IE")
+        assert settings.numbers.daily_limit_for("GB") == 100
+        assert settings.api.keys == (("web", API_KEY),)
+        assert settings.secrets.keys == (SECRET_KEY,)
 
     def test_sentinel_values_become_sentinel_settings(self, tmp_path):
         settings = self.load(render(files=(CHART / "ci" / "full-values.yaml",)), tmp_path)
-        assert len(settings.redis_sentinels) == 3
-        assert settings.redis_sentinel_master == "mymaster"
-        assert settings.redis_password
+        assert len(settings.redis.sentinels) == 3
+        assert settings.redis.sentinel_master == "mymaster"
+        assert settings.redis.password
 
     def test_pods_point_otpgw_config_at_the_mounted_file(self):
         docs = render()
@@ -290,12 +307,10 @@ class TestModemWorker:
         assert 20 in pod["securityContext"]["supplementalGroups"]
         assert pod["nodeSelector"] == {"kubernetes.io/hostname": "sms-gateway-1"}
         c = pod["containers"][0]
-        assert c["args"][:3] == ["worker", "--transport", "modem"]
-        env = {e["name"]: e.get("value") for e in c["env"]}
-        assert env["OTPGW_MODEM_DEVICE"] == "/dev/ttyUSB0"
+        assert c["args"][:3] == ["worker", "--transport", "gsm"]
         device = next(v for v in pod["volumes"] if "hostPath" in v)
-        assert device["hostPath"]["type"] == "CharDevice"
-        assert {"name": device["name"], "mountPath": "/dev/ttyUSB0"} in c["volumeMounts"]
+        assert device["hostPath"] == {"path": MODEM_PORT, "type": "CharDevice"}
+        assert {"name": device["name"], "mountPath": MODEM_PORT} in c["volumeMounts"]
 
     def test_more_than_one_replica_is_refused(self):
         err = render_error(merged(MINIMAL, MODEM, {"modemWorker": {"replicaCount": 2}}))

@@ -71,7 +71,7 @@ def outage(make_settings, own_server):
     code = sent_code(app, code_id)
     own_server.stop()
     yield app, client, code_id, code
-    app.extensions["otpgw.service"].store.client.close()
+    app.extensions["otpgw.store"].client.close()
 
 
 class TestRedisDown:
@@ -148,7 +148,7 @@ class TestRedisHangs:
     def hung_client(self, make_settings, silent_port):
         app = build_app(make_settings(redis_url=f"redis://127.0.0.1:{silent_port}/0", redis_timeout=0.2))
         yield app.test_client()
-        app.extensions["otpgw.service"].store.client.close()
+        app.extensions["otpgw.store"].client.close()
 
     def test_send_is_503(self, hung_client):
         assert_unavailable(send(hung_client))

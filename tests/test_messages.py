@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otpgw.messages import render, resolve_locale, supported_locales
-from otpgw.textcodec import Encoding, encoding_for, is_gsm7, segment_count
+from otpgw.domain.templates import render, resolve_locale, supported_locales
+from otpgw.domain.textcodec import Encoding, encoding_for, is_gsm7, segment_count
 
 LATIN = ("de", "en", "es", "fr", "pt")
 NON_LATIN = ("ar", "ru", "zh")

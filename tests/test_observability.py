@@ -19,16 +19,14 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import API_KEY, AUTH, PHONE, SECRET, free_port, send, sent_code, verify
+from conftest import API_KEY, AUTH, PHONE, SECRET, free_port, send, sent_code, verify, operator
 from conftest import ChildProcess as Process
 from otpgw.logs import JsonFormatter
-from otpgw.phones import mask
-from otpgw.runtime import Operator
-from otpgw.store import RedisStore
-from otpgw.connection import connect
+from otpgw.domain.phones import mask
+from otpgw.store import Store
 from otpgw.transports import Message, PermanentTransportError, TemporaryTransportError
 from otpgw.transports.fake import FakeTransport
-from otpgw.worker import DeliveryWorker
+from otpgw.delivery.worker import DeliveryWorker
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 HTTP_TIMEOUT = 10
@@ -148,7 +146,7 @@ class TestMetricsUnderGunicorn:
             assert total(samples, "otpgw_limit_refusals_total", limit="resend_cooldown") == 2
             assert total(samples, "otpgw_request_duration_seconds_count", endpoint="/otp/send") == 8
             assert total(samples, "otpgw_request_duration_seconds_count", endpoint="/otp/verify") == 6
-            assert total(samples, "otpgw_queue_depth", transport="fake") == 6
+            assert total(samples, "otpgw_queue_depth", lane="otp") == 6
             leaks = [(n, lbl) for n, lbl, _ in samples for v in lbl.values() for bad in forbidden if bad in v]
             assert leaks == [], f"personal data or ids in metric labels: {leaks}"
         assert len(serving_pids(server.metrics_dir)) >= 2, "precondition: requests were spread over workers"
@@ -253,9 +251,9 @@ class TestAuditLogs:
         code = sent_code(app, code_id)
         verify(client, id=code_id, code=wrong_code(code))
         verify(client, id=code_id, code=wrong_code(code))
-        operator = Operator(app.extensions["otpgw.service"])
-        operator.run("unlock", phone=PHONE, user_ref=None, client=None)
-        operator.run("opt-out", phone=PHONE, user_ref=None, client=None)
+        tool = operator(app)
+        tool.run("unlock", phone=PHONE, user_ref=None, client=None)
+        tool.run("opt-out", phone=PHONE, user_ref=None, client=None)
 
         lines = formatted(caplog)
         entries = [json.loads(line) for line in lines]
@@ -292,10 +290,9 @@ class TestWorkerLogs:
         stores = []
 
         def build(app, transport):
-            settings = app.extensions["otpgw.service"].settings
-            store = RedisStore(connect(settings), settings)
+            settings = app.extensions["otpgw.settings"]
+            store = Store.connect(settings)
             stores.append(store)
-            store.ensure_group(transport.name)
             return DeliveryWorker(settings, store, transport)
 
         yield build

@@ -11,7 +11,7 @@ from conftest import AUTH, OTHER_PHONE, PHONE, send, sent_code, verify
 from otpgw.logs import JsonFormatter
 from otpgw.transports import PermanentTransportError, TemporaryTransportError
 from otpgw.transports.fake import FakeTransport
-from otpgw.worker import DeliveryWorker
+from otpgw.delivery.worker import DeliveryWorker
 
 LOCKED_PHONE = "+14155552673"
 GERMAN_PHONE = "+4915112345678"
@@ -74,7 +74,7 @@ def run(make_app, redis_client, clock, caplog) -> Run:
     assert verify(client, phone=PHONE, code=alice_code, user_ref=USER_REFS[0],
                   client_ip=CLIENT_IPS[0]).get_json()["valid"] is True
     assert client.post(f"/otp/{bob_id}/cancel", headers=AUTH).status_code == 200
-    assert verify(client, id=bob_id, code=bob_code, client_ip=CLIENT_IPS[1]).status_code == 410
+    assert verify(client, id=bob_id, code=bob_code, user_ref=USER_REFS[1], client_ip=CLIENT_IPS[1]).status_code == 410
     replies = [verify(client, phone=LOCKED_PHONE, code=wrong(carol_code), user_ref=USER_REFS[2]).status_code
                for _ in range(3)]
     assert replies == [200, 200, 423]
@@ -84,8 +84,7 @@ def run(make_app, redis_client, clock, caplog) -> Run:
     transport = FakeTransport()
     transport.fail_next(TemporaryTransportError("carrier timed out"),
                         PermanentTransportError("carrier rejected the message"))
-    worker = DeliveryWorker(service.settings, service.store, transport, clock=clock)
-    service.store.ensure_group(transport.name)
+    worker = DeliveryWorker(service.settings, app.extensions["otpgw.store"], transport, clock=clock)
     worker.run_once()
     clock.advance(5)  # past the first retry's back-off
     worker.run_once()

@@ -21,10 +21,10 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
-from conftest import API_KEY, AUTH, OTHER_AUTH, OTHER_PHONE, PHONE, SECRET, send, sent_code, verify
-from otpgw import cli, codes
+from conftest import API_KEY, AUTH, OTHER_AUTH, OTHER_PHONE, PHONE, SECRET, send, sent_code, verify, operator
+from otpgw import cli
+from otpgw.domain import codes
 from otpgw.config import SettingsError
-from otpgw.runtime import Operator
 
 THIRD_PHONE = "+14155552673"
 KEY_A = SECRET
@@ -135,9 +135,10 @@ class TestCode:
 
     def test_code_is_stored_only_as_its_keyed_hmac(self, app, client, redis_client):
         code_id, code = issue(app, client)
-        store = app.extensions["otpgw.service"].store
+        store = app.extensions["otpgw.store"]
         tag = codes.tag_of(code_id)
-        stored = redis_client.get(store.keys.digest(tag, code_id)).decode()
+        live_id, stored = redis_client.get(store.keys.digest(tag, "app")).decode().split(":")
+        assert live_id == code_id
         assert stored != code and code not in stored
         assert stored != hashlib.sha256(code.encode()).hexdigest()  # not a bare, unkeyed hash
         assert stored == codes.code_digest(KEY_A.encode(), tag, "app", code)
@@ -406,11 +407,11 @@ class TestResend:
 class TestLockout:
     """Failures per phone and per user_ref lock for a while, doubling on repeat; an operator can release."""
 
-    def lock(self, client, code_id, code, threshold):
+    def lock(self, client, code_id, code, threshold, **fields):
         """Fail ``threshold`` times; return the answer that started the lock."""
         for _ in range(threshold - 1):
-            assert verify(client, id=code_id, code=wrong(code)).json["reason"] == "invalid"
-        return verify(client, id=code_id, code=wrong(code))
+            assert verify(client, id=code_id, code=wrong(code), **fields).json["reason"] == "invalid"
+        return verify(client, id=code_id, code=wrong(code), **fields)
 
     def test_threshold_of_failures_locks_the_phone(self, make_app):
         app = make_app(lockout_threshold=3, lockout_base=120)
@@ -494,10 +495,10 @@ class TestLockout:
         first_id, first_code = issue(app, client, PHONE, user_ref="alice")
         second_id, second_code = issue(app, client, OTHER_PHONE, user_ref="alice")
         for _ in range(2):
-            assert verify(client, id=first_id, code=wrong(first_code)).json["reason"] == "invalid"
-        reply = verify(client, id=second_id, code=wrong(second_code))
+            assert verify(client, id=first_id, code=wrong(first_code), user_ref="alice").json["reason"] == "invalid"
+        reply = verify(client, id=second_id, code=wrong(second_code), user_ref="alice")
         assert error(reply) == (423, "locked") and limit(reply) == "user_ref"
-        assert error(verify(client, id=second_id, code=second_code)) == (423, "locked")
+        assert error(verify(client, id=second_id, code=second_code, user_ref="alice")) == (423, "locked")
         refused = send(client, THIRD_PHONE, user_ref="alice")
         assert error(refused) == (423, "locked") and limit(refused) == "user_ref"
         assert send(client, THIRD_PHONE, user_ref="bob").status_code == 202
@@ -520,28 +521,28 @@ class TestLockout:
         first_id, first_code = issue(app, client, PHONE, user_ref="alice")
         second_id, second_code = issue(app, client, OTHER_PHONE, user_ref="alice")
         for _ in range(2):
-            verify(client, id=first_id, code=wrong(first_code))
-        assert verify(client, id=first_id, code=first_code).json["valid"] is True
+            verify(client, id=first_id, code=wrong(first_code), user_ref="alice")
+        assert verify(client, id=first_id, code=first_code, user_ref="alice").json["valid"] is True
         for _ in range(2):
-            assert verify(client, id=second_id, code=wrong(second_code)).json["reason"] == "invalid"
+            assert verify(client, id=second_id, code=wrong(second_code), user_ref="alice").json["reason"] == "invalid"
 
     def test_operator_unlock_lets_the_phone_verify_again(self, make_app):
         app = make_app(lockout_threshold=3)
         client = app.test_client()
         code_id, code = issue(app, client)
         self.lock(client, code_id, code, 3)
-        operator = Operator(app.extensions["otpgw.service"])
-        assert operator.run("unlock", phone=PHONE, user_ref=None, client=None) == "released"
+        tool = operator(app)
+        assert tool.run("unlock", phone=PHONE, user_ref=None, client=None) == "released"
         assert verify(client, id=code_id, code=code).json["valid"] is True
 
     def test_operator_unlock_of_a_user_ref_lets_it_request_codes_again(self, make_app):
         app = make_app(lockout_threshold=2)
         client = app.test_client()
         code_id, code = issue(app, client, user_ref="alice")
-        self.lock(client, code_id, code, 2)
+        self.lock(client, code_id, code, 2, user_ref="alice")
         assert limit(send(client, OTHER_PHONE, user_ref="alice")) == "user_ref"
-        operator = Operator(app.extensions["otpgw.service"])
-        assert operator.run("unlock", phone=None, user_ref="alice", client="app") == "released"
+        tool = operator(app)
+        assert tool.run("unlock", phone=None, user_ref="alice", client="app") == "released"
         assert send(client, OTHER_PHONE, user_ref="alice").status_code == 202
 
     def test_cli_unlock_lets_the_phone_verify_and_request_again(self, make_app, redis_server, monkeypatch, capsys):
@@ -652,10 +653,10 @@ class TestTollFraud:
         assert send(client, GB_LANDLINE).status_code == 202
 
     def test_opted_out_phone_is_refused_until_it_opts_in(self, app, client):
-        operator = Operator(app.extensions["otpgw.service"])
-        operator.run("opt-out", phone=PHONE, user_ref=None, client=None)
+        tool = operator(app)
+        tool.run("opt-out", phone=PHONE, user_ref=None, client=None)
         reply = send(client, PHONE)
         assert error(reply) == (403, "opted_out")
         assert send(client, OTHER_PHONE).status_code == 202
-        operator.run("opt-in", phone=PHONE, user_ref=None, client=None)
+        tool.run("opt-in", phone=PHONE, user_ref=None, client=None)
         assert send(client, PHONE).status_code == 202

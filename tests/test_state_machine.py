@@ -46,7 +46,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from conftest import API_KEY, AUTH, OTHER_PHONE, PHONE, SECRET, Clock, send, sent_code, verify
 from otpgw import create_app
 from otpgw.config import load_settings
-from otpgw.service import iso
+from otpgw.web.schemas import iso
 
 PHONES = (PHONE, OTHER_PHONE)
 COOLDOWN, WINDOW, WINDOW_MAX = 5_000, 60_000, 3

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otpgw.textcodec import (
+from otpgw.domain.textcodec import (
     GSM7_BASIC,
     GSM7_EXTENSION,
     GSM7_PART,

@@ -12,7 +12,7 @@ import redis
 from conftest import AUTH, PHONE, RedisServer, free_port, send, verify
 from otpgw import create_app
 from otpgw.transports.fake import FakeTransport
-from otpgw.worker import DeliveryWorker
+from otpgw.delivery.worker import DeliveryWorker
 
 
 def wait_until(check, what: str, seconds: float = 15.0):
@@ -74,14 +74,13 @@ def round_trip(app) -> None:
     reply = send(client, PHONE, user_ref="alice", client_ip="198.51.100.4")
     assert reply.status_code == 202, reply.json
     code_id = reply.json["id"]
-    service = app.extensions["otpgw.service"]
     transport = FakeTransport()
-    assert DeliveryWorker(service.settings, service.store, transport).run_once() == 1
+    assert DeliveryWorker(app.extensions["otpgw.settings"], app.extensions["otpgw.store"], transport).run_once() == 1
     assert [m.destination for m in transport.sent] == [PHONE]
     code = re.search(r"\b\d{6}\b", transport.sent[0].text).group(0)
     wrong = "111111" if code != "111111" else "222222"
-    assert verify(client, id=code_id, code=wrong).json["reason"] == "invalid"
-    assert verify(client, phone=PHONE, code=code).json["reason"] == "approved"
+    assert verify(client, id=code_id, code=wrong, user_ref="alice").json["reason"] == "invalid"
+    assert verify(client, phone=PHONE, code=code, user_ref="alice").json["reason"] == "approved"
     assert client.get(f"/otp/{code_id}", headers=AUTH).json["delivery"]["status"] == "sent"
 
 

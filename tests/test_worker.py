@@ -14,19 +14,25 @@ import time
 import pytest
 
 from conftest import AUTH, PHONE, send, sent_code
-from otpgw.codes import tag_of
+from otpgw.domain.codes import tag_of
 from otpgw.config import SettingsError
-from otpgw.connection import connect
-from otpgw.phones import mask
+from otpgw.domain.phones import mask
 from otpgw.runtime import build_worker
-from otpgw.store import RedisStore
-from otpgw.transports import (Message, PermanentTransportError, TemporaryTransportError, transport_class)
+from otpgw.domain.outcomes import DeliveryStatus
+from otpgw.domain.sms import DeliveryReport
+from otpgw.store import Store
+from otpgw.transports import (Message, PermanentTransportError, Receipt, TemporaryTransportError,
+                              transport_class)
 from otpgw.transports.console import ConsoleTransport
 from otpgw.transports.fake import FakeTransport
-from otpgw.worker import DeliveryWorker
+from otpgw.delivery.worker import DeliveryWorker
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 BLOCK_MS = 10  # the shortest blocking read the settings allow; keeps polling loops quick
+
+
+def report(status: str, transport: str = "") -> DeliveryReport:
+    return DeliveryReport(transport=transport, status=DeliveryStatus(status))
 
 
 @pytest.fixture
@@ -37,13 +43,12 @@ def fake():
 @pytest.fixture
 def make_worker():
     """Build a worker over the app's settings, with its own Redis connection (a process of its own)."""
-    stores: list[RedisStore] = []
+    stores: list[Store] = []
 
     def build(app, transport, *, clock=time.time, consumer=None) -> DeliveryWorker:
-        settings = app.extensions["otpgw.service"].settings
-        store = RedisStore(connect(settings), settings)
+        settings = app.extensions["otpgw.settings"]
+        store = Store.connect(settings)
         stores.append(store)
-        store.ensure_group(transport.name)
         return DeliveryWorker(settings, store, transport, clock=clock, consumer=consumer)
 
     yield build
@@ -258,8 +263,9 @@ class TestCrashRecovery:
         client = app.test_client()
         code_id = issue(client)
         crashed = make_worker(app, FakeTransport(), consumer="worker-a")
-        taken = crashed.store.read_messages("fake", "worker-a", 10, BLOCK_MS)
-        assert [m.code_id for m in taken] == [code_id]  # worker A holds it, then "dies"
+        crashed.store.queue.prepare("otp", crashed.now_ms())
+        taken = crashed.store.queue.read(crashed.lanes, "worker-a", 10, BLOCK_MS)
+        assert [m.reference for m in taken] == [code_id]  # worker A holds it, then "dies"
 
         survivor_transport = FakeTransport()
         survivor = make_worker(app, survivor_transport, consumer="worker-b")
@@ -317,10 +323,10 @@ class TestGracefulStop:
             super().__init__()
             self.stop = stop
 
-        def send(self, message: Message) -> tuple[str, ...]:
-            ids = super().send(message)
+        def send(self, message: Message) -> Receipt:
+            receipt = super().send(message)
             self.stop.set()
-            return ids
+            return receipt
 
     def test_stop_mid_batch_leaves_the_rest_for_another_worker(self, make_app, make_worker, threads):
         app = make_app(worker_claim_idle=1, worker_block_ms=50)
@@ -359,7 +365,7 @@ class TestQueueRecovery:
         worker.run_once(block_ms=BLOCK_MS)
         assert [m.reference for m in fake.sent] == [first]
 
-        redis_client.delete(worker.store.keys.stream("fake"))
+        redis_client.delete(worker.store.keys.lane("otp"))
         second = issue(client, PHONES[1])  # XADD recreates the stream, without the group
 
         def step():
@@ -381,7 +387,7 @@ class TestQueueRecovery:
         issue(client, PHONES[0])
         poll(lambda: len(fake.sent) == 1, what="first delivery")
 
-        redis_client.delete(worker.store.keys.stream("fake"))
+        redis_client.delete(worker.store.keys.lane("otp"))
         second = issue(client, PHONES[1])
         poll(lambda: len(fake.sent) == 2, what="delivery after the stream was deleted")
         assert thread.is_alive()
@@ -415,12 +421,12 @@ class TestIdleWorker:
             time.sleep(2.5)  # longer than one blocking read
             client = make_app().test_client()
             code_id = issue(client)
-            poll(lambda: len(worker.transport.sent) == 1, what="delivery by the idle worker")
+            poll(lambda: len(worker.transports["fake"].sent) == 1, what="delivery by the idle worker")
         finally:
             stop.set()
             thread.join(15)
             worker.store.client.close()
-        assert worker.transport.sent[0].reference == code_id
+        assert worker.transports["fake"].sent[0].reference == code_id
         outages = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
         assert outages == [], f"an idle worker reported Redis down although it was up: {outages}"
 
@@ -431,13 +437,14 @@ class TestConsoleTransport:
     def test_prints_masked_number_and_text(self):
         out = io.StringIO()
         transport = ConsoleTransport(stream=out)
-        ids = transport.send(Message(PHONE, "482913 is your otpgw code.", "ref-1", int(time.time() * 1000) + 60000))
+        ids = transport.send(Message(PHONE, "482913 is your otpgw code.", "ref-1",
+                                     int(time.time() * 1000) + 60000)).carrier_ids
         printed = out.getvalue()
         assert mask(PHONE) in printed
         assert PHONE not in printed
         assert "482913 is your otpgw code." in printed
         assert len(ids) == 1 and ids[0]
-        second = transport.send(Message(PHONE, "other", "ref-2", 0))
+        second = transport.send(Message(PHONE, "other", "ref-2", 0)).carrier_ids
         assert second != ids  # every message gets its own carrier id
 
     def test_worker_delivers_through_console(self, make_app, make_worker):
@@ -477,25 +484,25 @@ class TestTransportRegistry:
 class TestDeliveryStatusOrder:
     """Delivery status only moves forward: a late or repeated event is ignored."""
 
-    def test_sent_after_delivered_is_ignored(self, app, client, service):
+    def test_sent_after_delivered_is_ignored(self, app, client, service, store):
         code_id = issue(client)
-        store, tag, now = service.store, tag_of(code_id), service.now_ms()
-        assert store.record_delivery(tag, code_id, "sent", now, transport="fake", carrier_ids=("c-1",))
-        assert store.record_delivery(tag, code_id, "delivered", now + 1)
-        assert not store.record_delivery(tag, code_id, "sent", now + 2)
-        assert not store.record_delivery(tag, code_id, "delivered", now + 3)  # a repeated report
-        assert not store.record_delivery(tag, code_id, "queued", now + 4)
+        codes, tag, now = store.codes, tag_of(code_id), service.now_ms()
+        assert codes.record_delivery(tag, code_id, report("sent", transport="fake"), now, carrier_ids=("c-1",))
+        assert codes.record_delivery(tag, code_id, report("delivered"), now + 1)
+        assert not codes.record_delivery(tag, code_id, report("sent"), now + 2)
+        assert not codes.record_delivery(tag, code_id, report("delivered"), now + 3)  # a repeated report
+        assert not codes.record_delivery(tag, code_id, report("queued"), now + 4)
         status = delivery(client, code_id)
         assert status["status"] == "delivered"
         assert status["carrier_ids"] == ["c-1"]
 
     def test_worker_outcome_after_an_early_delivery_report_keeps_delivered(
-            self, app, client, service, make_worker, fake):
+            self, app, client, service, store, make_worker, fake):
         code_id = issue(client)
-        service.store.record_delivery(tag_of(code_id), code_id, "delivered", service.now_ms())
+        store.codes.record_delivery(tag_of(code_id), code_id, report("delivered"), service.now_ms())
         make_worker(app, fake).run_once(block_ms=BLOCK_MS)
         assert len(fake.sent) == 1
         assert delivery(client, code_id)["status"] == "delivered"
 
-    def test_report_for_an_unknown_code_is_ignored(self, service):
-        assert not service.store.record_delivery("a" * 16, "a" * 32, "delivered", service.now_ms())
+    def test_report_for_an_unknown_code_is_ignored(self, service, store):
+        assert not store.codes.record_delivery("a" * 16, "a" * 32, report("delivered"), service.now_ms())

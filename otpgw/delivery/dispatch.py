@@ -127,7 +127,7 @@ class Dispatcher:
         target = pin or plan.transports[next_step]
         self._move(queued, target, due, detail=detail, tried=name, attempt=attempt, step=next_step, pin=pin)
         metrics.count_transport(metrics.RETRIES, name)
-        log.info("message %s: %s; next try via %s at +%d ms", queued.reference, detail, target, due - now)
+        log.info("message %s retries via %s at +%d ms: %s", queued.reference, target, due - now, detail)
         return "retry"
 
     def _move(self, queued: QueuedMessage, target: str, due_ms: int, *, detail: str = "", tried: str = "",

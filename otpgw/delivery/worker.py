@@ -69,11 +69,9 @@ class DeliveryWorker:
         return int(self.clock() * 1000)
 
     def start(self) -> None:
-        """Create the lanes' groups and start the transports' background work (once)."""
+        """Start the transports' background work (once)."""
         if self._started:
             return
-        for lane in self.lanes:
-            self.store.queue.ensure_group(lane)
         for transport in self.transports.values():
             transport.start(self.events.apply)
         self._started = True
@@ -95,7 +93,7 @@ class DeliveryWorker:
         """One pass: promote due retries, claim orphans, read new messages, send them."""
         self.start()
         for lane in self.lanes:
-            self.store.queue.promote_due(lane, self.now_ms())
+            self.store.queue.prepare(lane, self.now_ms())
         batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, BATCH, block_ms)
         for done, message in enumerate(batch):
             if stop is not None and stop.is_set():

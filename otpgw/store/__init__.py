@@ -26,9 +26,11 @@ class Store:
         self.client = client
         self.keys = KeySpace(settings.redis.key_prefix, single_slot=settings.redis.cluster)
         self.scripts = Scripts(client)
-        self.codes = CodeStore(client, self.keys, self.scripts)
+        # A lane idle for longer than the longest code life holds only dead messages.
+        lane_ttl_ms = (settings.codes.max_ttl + 300) * 1000
+        self.codes = CodeStore(client, self.keys, self.scripts, lane_ttl_ms)
         self.locks = LockStore(client, self.keys, self.scripts)
-        self.queue = DeliveryQueue(client, self.keys, self.scripts)
+        self.queue = DeliveryQueue(client, self.keys, self.scripts, lane_ttl_ms)
 
     @classmethod
     def connect(cls, settings: Settings, *, embedded: bool = False, blocking_ms: int = 0) -> "Store":

@@ -22,10 +22,11 @@ def text(value: Any) -> str:
 
 
 class CodeStore:
-    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts):
+    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts, lane_ttl_ms: int):
         self.client = client
         self.keys = keys
         self.scripts = scripts
+        self.lane_ttl_ms = lane_ttl_ms
 
     @guard
     def issue(self, new: NewCode) -> SendOutcome:
@@ -41,7 +42,8 @@ class CodeStore:
                     ip_window=limits.ip_window_ms, country_cap=limits.country_cap,
                     prefix_cap=limits.prefix_cap if new.prefix else 0, day_left=new.ms_to_day_end,
                     sealed=new.sealed, client=new.client, country=new.country,
-                    locale=new.locale, transport=new.transport, user=new.user_tag, lane_name=new.lane.value)
+                    locale=new.locale, transport=new.transport, user=new.user_tag, lane_name=new.lane.value,
+                    lane_ttl=self.lane_ttl_ms)
         refusal, retry_ms, limit = self.scripts.send_code(keys=keys, args=args)
         refusal = text(refusal)
         return SendOutcome(None if refusal == "ok" else Refusal(refusal), int(retry_ms), text(limit))

@@ -27,24 +27,26 @@ GROUP = "workers"
 
 
 def _group_is_missing(exc: redis.exceptions.ResponseError) -> bool:
-    """Redis says NOGROUP; the embedded store says the key must exist."""
+    """Redis says NOGROUP (or UNBLOCKED when a lane expired under a blocking read); the
+    embedded store says the key must exist."""
     message = str(exc)
-    return "NOGROUP" in message or "requires the key to exist" in message
+    return any(sign in message for sign in ("NOGROUP", "UNBLOCKED", "requires the key to exist"))
 
 
 class DeliveryQueue:
-    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts):
+    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts, lane_ttl_ms: int):
         self.client = client
         self.keys = keys
         self.scripts = scripts
+        self.lane_ttl_ms = lane_ttl_ms
 
     @guard
-    def ensure_group(self, lane: str) -> None:
-        try:
-            self.client.xgroup_create(self.keys.lane(lane), GROUP, id="0", mkstream=True)
-        except redis.exceptions.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+    def prepare(self, lane: str, now_ms: int, limit: int = 100) -> int:
+        """Make ``lane`` readable (stream and group exist) and promote its due retries;
+        returns how many retries were promoted."""
+        keys = dict(lane=self.keys.lane(lane), retries=self.keys.retries(lane))
+        args = dict(group=GROUP, now=now_ms, limit=limit, lane_ttl=self.lane_ttl_ms)
+        return int(self.scripts.prepare_lane(keys=keys, args=args))
 
     @guard
     def read(self, lanes: list[str], consumer: str, count: int, block_ms: int) -> list[QueuedMessage]:
@@ -64,7 +66,7 @@ class DeliveryQueue:
             if not _group_is_missing(exc):
                 raise
             for lane in lanes:  # the group starts at 0: nothing queued before is missed
-                self.ensure_group(lane)
+                self.prepare(lane, 0)
             return self.client.xreadgroup(GROUP, consumer, streams, count=count)
 
     @guard
@@ -101,13 +103,8 @@ class DeliveryQueue:
                     codes=self.keys.codes(tag_of(message.reference)))
         fields = json.dumps(message.fields(**changes), sort_keys=True)
         args = dict(group=GROUP, entry=message.entry_id, id=message.reference, due=due_ms, fields=fields,
-                    now=now_ms, detail=detail, transport=transport)
+                    now=now_ms, detail=detail, transport=transport, lane_ttl=self.lane_ttl_ms)
         return bool(self.scripts.move_message(keys=keys, args=args))
-
-    @guard
-    def promote_due(self, lane: str, now_ms: int, limit: int = 100) -> int:
-        keys = dict(lane=self.keys.lane(lane), retries=self.keys.retries(lane))
-        return int(self.scripts.promote_due(keys=keys, args=dict(now=now_ms, limit=limit)))
 
     @guard
     def stats(self, lane: str) -> tuple[int, int | None]:

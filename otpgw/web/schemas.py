@@ -72,14 +72,22 @@ class VerifyRequestSchema(_Request):
         return VerifyRequest(**self._plain(data))
 
 
-class SendResponseSchema(Schema):
+class Response(Schema):
+    """A response: fields without a value (None) are left out, not sent as null."""
+
+    @post_dump
+    def _drop_none(self, data: dict, **_: object) -> dict:
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class SendResponseSchema(Response):
     id = fields.String(attribute="code_id")
     status = EnumValue()
     expires_at = Timestamp(attribute="expires_ms")
     resend_after = Timestamp(attribute="resend_after_ms")
 
 
-class VerifyResponseSchema(Schema):
+class VerifyResponseSchema(Response):
     valid = fields.Boolean()
     id = fields.String(attribute="code_id")
     status = EnumValue()
@@ -90,7 +98,7 @@ class VerifyResponseSchema(Schema):
 class DeliverySchema(Schema):
     """A code's delivery; the optional fields appear only when they say something."""
 
-    OPTIONAL = ("carrier_ids", "parts", "error_code", "detail")
+    OPTIONAL = ("carrier_ids", "error_code", "detail")
     status = EnumValue()
     transport = fields.String()
     updated_at = Timestamp(attribute="updated_ms")
@@ -104,6 +112,8 @@ class DeliverySchema(Schema):
         for name in self.OPTIONAL:
             if not data.get(name):
                 data.pop(name, None)
+        if data.get("parts", 0) <= 1:  # shown for a message of several segments
+            data.pop("parts", None)
         return data
 
 
@@ -121,6 +131,6 @@ class StatusResponseSchema(Schema):
     delivery = fields.Function(lambda r: DELIVERY.dump(r.record.delivery))
 
 
-class CancelResponseSchema(Schema):
+class CancelResponseSchema(Response):
     id = fields.String(attribute="code_id")
     status = EnumValue()

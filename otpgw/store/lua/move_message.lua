@@ -15,10 +15,12 @@
 --   now              ms
 --   detail           what happened, for the code's delivery record ('' = keep)
 --   transport        the transport of the failed attempt ('' = keep)
+--   lane_ttl         how long an idle lane is kept (ms)
 -- Returns 1 if moved, 0 if another worker had already acknowledged the entry.
 if redis.call('XACK', K.lane, A.group, A.entry) == 0 then return 0 end
 redis.call('XDEL', K.lane, A.entry)
 redis.call('ZADD', K.retries, A.due, A.fields)
+redis.call('PEXPIRE', K.retries, A.lane_ttl)
 local rec = load_record(K.codes, A.id)
 if rec and A.detail ~= '' then  -- never recreate a record that expired
   rec.delivery_detail, rec.delivery_updated_at = A.detail, ms(A.now)

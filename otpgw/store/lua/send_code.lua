@@ -34,6 +34,7 @@
 --   transport        the transport the route names first
 --   user             the user_ref tag ('' = none)
 --   lane_name        the lane the message waits on
+--   lane_ttl         how long an idle lane is kept (ms)
 -- Returns {'ok', resend_after_ms, ''} or {refusal, retry_after_ms, limit_name} where
 -- refusal is 'opted_out', 'locked' or 'rate_limited'.
 local now = tonumber(A.now)
@@ -110,4 +111,5 @@ for _, key in ipairs({K.codes, K.purge}) do
 end
 redis.call('SET', K.digest, A.id .. ':' .. A.digest, 'PX', A.ttl)
 redis.call('XADD', K.lane, '*', 'id', A.id, 'sealed', A.sealed, 'deadline', expires, 'attempt', '0')
+redis.call('PEXPIRE', K.lane, A.lane_ttl)
 return {'ok', cooldown, ''}
