@@ -12,7 +12,8 @@
 #                                                             #   OTPGW_SECRET_KEYS, OTPGW_API_KEYS...
 #   docker run --rm --env-file otpgw.env otpgw worker         # HEALTHCHECK probes 8080, then 8081
 #   docker run --rm --env-file otpgw.env --device /dev/ttyUSB0 --group-add 20 \
-#       -e OTPGW_MODEM_DEVICE=/dev/ttyUSB0 otpgw worker --transport modem
+#       -v "$PWD/otpgw.toml:/etc/otpgw/otpgw.toml:ro" -e OTPGW_CONFIG=/etc/otpgw/otpgw.toml \
+#       otpgw worker --transport gsm                      # [transports.gsm] type = "modem", port = "/dev/ttyUSB0"
 
 FROM python:3.11-slim-bookworm AS build
 

@@ -70,7 +70,8 @@ def worker(args: argparse.Namespace) -> int:
         os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     delivery = build_worker(settings, args.transport)
     stop = _stop_on_signals()
-    serve_probes(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")))
+    serve_probes(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")),
+                 os.environ.get("OTPGW_WORKER_HEALTH_HOST", "0.0.0.0"))
     delivery.run(stop)
     delivery.close()
     return 0

@@ -4,7 +4,9 @@
 #
 #   1. hadolint on the Dockerfile: no finding at all.
 #   2. For each helm/otpgw/ci/*-values.yaml: helm lint --strict, helm template,
-#      kubernetes-validate --strict of every rendered manifest (Kubernetes $K8S_VERSION).
+#      kubernetes-validate --strict of every rendered manifest (Kubernetes $K8S_VERSION),
+#      and the rendered otpgw.toml parsed as TOML (tomllib; tests/test_deploy.py also
+#      loads it through otpgw itself).
 #   3. checkov on every rendered scenario (framework kubernetes) and on the Dockerfile;
 #      the checks it skips, each with its reason, are listed in .checkov.yaml.
 #
@@ -62,6 +64,18 @@ validate() {
     "$VENV/bin/kubernetes-validate" --kubernetes-version "$K8S_VERSION" --strict --quiet "$1"
 }
 
+# The ConfigMap's otpgw.toml must be valid TOML (the chart writes it with its own helper).
+toml_parses() {
+    "$VENV/bin/python" - "$1" <<'PY'
+import sys, tomllib, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "ConfigMap"]
+text = next(d["data"]["otpgw.toml"] for d in docs if "otpgw.toml" in d.get("data", {}))
+data = tomllib.loads(text)
+print(f"{len(data)} top-level keys; transports: {', '.join(data.get('transports', {})) or '-'}; "
+      f"routes: {len(data.get('routes', []))}")
+PY
+}
+
 step "hadolint Dockerfile" hadolint_clean
 
 scenarios=("$CHART"/ci/*-values.yaml)
@@ -74,6 +88,7 @@ for values in "${scenarios[@]}"; do
     step "helm template ($name)" render "$values" "$manifest"
     # CRDs such as ServiceMonitor have no schema offline: kubernetes-validate warns and goes on.
     step "kubernetes-validate $K8S_VERSION ($name)" validate "$manifest"
+    step "otpgw.toml is TOML ($name)" toml_parses "$manifest"
 done
 
 step "checkov kubernetes (rendered chart, ${#scenarios[@]} scenarios)" \

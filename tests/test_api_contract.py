@@ -5,11 +5,21 @@ import datetime as dt
 import re
 
 import pytest
+from conftest import (
+    API_KEY,
+    AUTH,
+    OTHER_AUTH,
+    OTHER_PHONE,
+    PHONE,
+    operator,
+    send,
+    verify,
+)
+from support.flows import issue, wrong
 
-from conftest import API_KEY, AUTH, OTHER_AUTH, OTHER_PHONE, PHONE, send, sent_code, verify, operator
 from otpgw import create_app
-from otpgw.transports.fake import FakeTransport
 from otpgw.delivery.worker import DeliveryWorker
+from otpgw.transports.fake import FakeTransport
 
 UNKNOWN_ID = "a" * 32  # well-formed, never issued
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
@@ -42,17 +52,6 @@ def moment(clock) -> dt.datetime:
 
 def seconds_between(later: str, start: dt.datetime) -> float:
     return (timestamp(later) - start).total_seconds()
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
-
-
-def issue(app, client, phone: str = PHONE, **fields) -> tuple[str, str]:
-    reply = send(client, phone, **fields)
-    assert reply.status_code == 202, reply.get_json()
-    code_id = reply.get_json()["id"]
-    return code_id, sent_code(app, code_id)
 
 
 def deliver(app) -> FakeTransport:

@@ -14,13 +14,26 @@ import time
 
 import pytest
 import requests
-
-from conftest import API_KEY, AUTH, PHONE, ROOT, SECRET, RedisServer, free_port, send, sent_code, verify
+from conftest import (
+    API_KEY,
+    AUTH,
+    PHONE,
+    ROOT,
+    SECRET,
+    RedisServer,
+    free_port,
+    send,
+    sent_code,
+    verify,
+)
 from conftest import ChildProcess as Process
+
 from otpgw import create_app
 from otpgw.cli import main
 from otpgw.config import load_settings
 from otpgw.domain.phones import mask
+
+pytestmark = pytest.mark.slow  # subprocesses: otpgw dev, worker and operator commands
 
 HTTP_TIMEOUT = 5
 

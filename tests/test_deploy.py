@@ -14,13 +14,16 @@ import re
 import shutil
 import subprocess
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from otpgw.config import load_settings
+from otpgw.config import RouteConfig, SettingsError, load_settings
+
+pytestmark = pytest.mark.slow  # helm, hadolint, kubernetes-validate subprocesses
 
 ROOT = Path(__file__).resolve().parents[1]
 CHART = ROOT / "helm" / "otpgw"
@@ -40,7 +43,7 @@ TRANSPORTS = {
     "config": {
         "public_url": "https://otp.example.com",
         "transports": {
-            "tw": {"type": "twilio", "account_sid": "AC0123", "auth_token": "${TWILIO_AUTH_TOKEN}",
+            "tw": {"type": "twilio", "account_sid": "AC0123...", "auth_token": "${TWILIO_AUTH_TOKEN}",
                    "from": "+15017122661"},
             "gsm": {"type": "modem", "port": MODEM_PORT, "baudrate": 115200, "pin": "${MODEM_PIN}"},
         },
@@ -118,6 +121,21 @@ def pod_annotations(docs: Manifests, component: str) -> dict:
 
 def container(docs: Manifests, component: str) -> dict:
     return docs.component("Deployment", component)["spec"]["template"]["spec"]["containers"][0]
+
+
+def config_toml(docs: Manifests) -> str:
+    return docs.kind("ConfigMap")[0]["data"]["otpgw.toml"]
+
+
+def secret_env(docs: Manifests) -> dict[str, str]:
+    return {k: base64.b64decode(v).decode() for k, v in docs.kind("Secret")[0]["data"].items()}
+
+
+def load(docs: Manifests, tmp_path: Path, env: dict[str, str] | None = None):
+    """otpgw's Settings from the rendered otpgw.toml, with the Secret (or ``env``) as environment."""
+    path = tmp_path / "otpgw.toml"
+    path.write_text(config_toml(docs))
+    return load_settings({**(secret_env(docs) if env is None else env), "OTPGW_CONFIG": str(path)})
 
 
 class TestScenarios:
@@ -228,11 +246,7 @@ class TestSettings:
     """The ConfigMap and Secret hold settings that otpgw itself accepts."""
 
     def load(self, docs: Manifests, tmp_path: Path):
-        toml_text = docs.kind("ConfigMap")[0]["data"]["otpgw.toml"]
-        path = tmp_path / "otpgw.toml"
-        path.write_text(toml_text)
-        env = {k: base64.b64decode(v).decode() for k, v in docs.kind("Secret")[0]["data"].items()}
-        return load_settings({**env, "OTPGW_CONFIG": str(path)})
+        return load(docs, tmp_path)
 
     @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
     def test_every_scenario_loads_in_otpgw(self, scenario, tmp_path):
@@ -253,6 +267,13 @@ class TestSettings:
         assert len(settings.redis.sentinels) == 3
         assert settings.redis.sentinel_master == "mymaster"
         assert settings.redis.password
+
+    @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.stem)
+    def test_every_container_environment_is_accepted_by_otpgw(self, scenario, tmp_path):
+        docs = render(files=(scenario,))
+        for d in docs.kind("Deployment"):
+            plain = {e["name"]: e["value"] for e in d["spec"]["template"]["spec"]["containers"][0]["env"] if "value" in e}
+            assert load(docs, tmp_path, {**secret_env(docs), **plain}), d["metadata"]["name"]
 
     def test_pods_point_otpgw_config_at_the_mounted_file(self):
         docs = render()
@@ -312,6 +333,40 @@ class TestModemWorker:
         assert device["hostPath"] == {"path": MODEM_PORT, "type": "CharDevice"}
         assert {"name": device["name"], "mountPath": MODEM_PORT} in c["volumeMounts"]
 
+    def test_it_runs_its_transport_with_the_device_and_no_privilege(self):
+        docs = render(TRANSPORTS)
+        deployment = docs.component("Deployment", "modem-worker")
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+        pod = deployment["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        assert c["args"] == ["worker", "--transport", "gsm"]
+        assert {"name": "modem", "hostPath": {"path": MODEM_PORT, "type": "CharDevice"}} in pod["volumes"]
+        assert {"name": "modem", "mountPath": MODEM_PORT} in c["volumeMounts"]
+        assert c["securityContext"]["privileged"] is False
+        assert c["securityContext"]["allowPrivilegeEscalation"] is False
+        assert 20 in pod["securityContext"]["supplementalGroups"]
+        assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http-metrics"}
+        assert container(docs, "worker")["args"] == ["worker"]
+
+    def test_a_modem_transport_without_the_modem_worker_is_refused(self):
+        err = render_error(merged(MINIMAL, MODEM, {"modemWorker": {"enabled": False}}))
+        assert "config.transports.gsm is a modem (type \"modem\"), but no modem worker runs it" in err
+
+    def test_the_modem_worker_without_a_modem_transport_is_refused(self):
+        values = merged(MINIMAL, {"modemWorker": MODEM["modemWorker"]})
+        err = render_error(values)
+        assert 'modemWorker.enabled is true but config.transports has no transport of type "modem"' in err
+        err = render_error(merged(values, {"config": {"transports": {"gsm": {"type": "twilio"}}}}))
+        assert 'has no transport of type "modem"' in err
+
+    def test_the_modem_worker_must_name_its_modem(self):
+        err = render_error(merged(MINIMAL, MODEM, {"modemWorker": {"transport": "tw"}}))
+        assert 'modemWorker.transport is "tw" but must name the modem transport it runs' in err
+
+    def test_the_modem_port_must_be_a_device_path(self):
+        err = render_error(merged(MINIMAL, MODEM, {"config": {"transports": {"gsm": {"port": "${MODEM_PORT}"}}}}))
+        assert "config.transports.gsm.port must be the modem's device path on the node" in err
+
     def test_more_than_one_replica_is_refused(self):
         err = render_error(merged(MINIMAL, MODEM, {"modemWorker": {"replicaCount": 2}}))
         assert "modemWorker.replicaCount is 2 but must be 0 or 1" in err
@@ -344,6 +399,83 @@ class TestModemWorker:
         budgets = [d["metadata"]["labels"]["app.kubernetes.io/component"] for d in docs.kind("PodDisruptionBudget")]
         assert targets == ["otpgw-api", "otpgw-worker"]
         assert sorted(budgets) == ["api", "worker"]
+
+
+class TestTransports:
+    """config.transports, config.routes and config.public_url become otpgw.toml tables that otpgw loads."""
+
+    def test_tables_render_as_toml_tables_and_arrays_of_tables(self):
+        text = config_toml(render(TRANSPORTS))
+        assert "\n[transports.tw]\ntype = \"twilio\"\n" in text
+        assert text.count("\n[[routes]]\n") == 2
+        data = tomllib.loads(text)
+        assert data["public_url"] == "https://otp.example.com"
+        assert data["transports"] == TRANSPORTS["config"]["transports"]
+        assert data["routes"] == TRANSPORTS["config"]["routes"]
+
+    def test_otpgw_loads_them_with_carrier_secrets_from_the_environment(self, tmp_path):
+        settings = load(render(TRANSPORTS), tmp_path)
+        assert settings.public_url == "https://otp.example.com"
+        assert {name: t.type for name, t in settings.transports.items()} == {"tw": "twilio", "gsm": "modem"}
+        assert settings.transports["tw"].options["auth_token"] == CARRIER_SECRETS["TWILIO_AUTH_TOKEN"]
+        assert settings.transports["gsm"].options["pin"] == CARRIER_SECRETS["MODEM_PIN"]
+        assert settings.transports["gsm"].options["port"] == MODEM_PORT
+        assert settings.routes == (RouteConfig(transports=("gsm", "tw"), countries=("DE", "AT")),
+                                   RouteConfig(transports=("tw",)))
+
+    def test_carrier_secrets_stay_in_the_secret(self):
+        docs = render(TRANSPORTS)
+        assert '"${TWILIO_AUTH_TOKEN}"' in config_toml(docs)
+        assert CARRIER_SECRETS["TWILIO_AUTH_TOKEN"] not in config_toml(docs)
+        assert secret_env(docs)["TWILIO_AUTH_TOKEN"] == CARRIER_SECRETS["TWILIO_AUTH_TOKEN"]
+
+    def test_a_missing_secret_stops_otpgw_naming_the_variable(self, tmp_path):
+        docs = render(TRANSPORTS)
+        env = {k: v for k, v in secret_env(docs).items() if k != "TWILIO_AUTH_TOKEN"}
+        with pytest.raises(SettingsError, match="TWILIO_AUTH_TOKEN"):
+            load(docs, tmp_path, env)
+
+    def test_the_chart_readme_shows_what_the_chart_renders(self):
+        readme = (CHART / "README.md").read_text()
+        shown = tomllib.loads(re.search(r"```toml\n(.*?)```", readme, re.S).group(1))
+        data = tomllib.loads(config_toml(render(TRANSPORTS)))
+        assert shown == {key: data[key] for key in shown}
+
+    def test_strings_and_keys_are_quoted_so_they_read_back_unchanged(self):
+        brand = 'Bank "Ü" \\ C:\\path\nsecond line\ttab & <b> ${NOT_A_VAR'
+        http = {"type": "http", "url": "https://sms.example.com/send?to={to}&text={text}",
+                "headers": {"X-Api-Key": "${SMS_KEY}", "Content-Type": "application/json"},
+                "retry_after": [1, 2.5, True], "form": [{"name": "to"}, {"name": "text"}]}
+        data = tomllib.loads(config_toml(render({"config": {"brand": brand, "prefix_daily_limits": {"+4470": 5},
+                                                            "transports": {"web": http}}})))
+        assert data["brand"] == brand
+        assert data["prefix_daily_limits"] == {"+4470": 5}
+        assert data["transports"]["web"] == http
+
+    def test_values_toml_cannot_hold_are_refused(self):
+        err = render_error(merged(MINIMAL, {"config": {"transports": {"web": {"type": "http", "ports": [80, None]}}}}))
+        assert "config.transports.web.ports[1] is null" in err
+        err = render_error(merged(MINIMAL, {"config": {"brand": "bell\x07"}}))
+        assert "config.brand holds a control character" in err
+
+    def test_a_route_to_an_unknown_transport_is_refused(self):
+        err = render_error(merged(MINIMAL, {"config": {"transports": {"tw": {"type": "twilio"}},
+                                                       "routes": [{"transports": ["tw", "vonage"]}]}}))
+        assert 'config.routes[0].transports names "vonage", which is not configured (configured: tw)' in err
+
+    def test_without_transports_a_route_may_name_only_the_default_transport(self):
+        assert render({"config": {"routes": [{"transports": ["console"]}]}}).kind("ConfigMap")
+        err = render_error(merged(MINIMAL, {"config": {"routes": [{"transports": ["tw"]}]}}))
+        assert 'config.routes[0].transports names "tw"' in err
+
+    def test_config_transport_must_name_one_of_the_transports(self):
+        err = render_error(merged(MINIMAL, {"config": {"transport": "console",
+                                                       "transports": {"tw": {"type": "twilio"}}}}))
+        assert 'config.transport is "console", which is not in config.transports (configured: tw)' in err
+
+    def test_a_transport_needs_a_known_type(self):
+        assert "type" in render_error(merged(MINIMAL, {"config": {"transports": {"tw": {"from": "+1"}}}}))
+        assert "type" in render_error(merged(MINIMAL, {"config": {"transports": {"tw": {"type": "twillio"}}}}))
 
 
 TOGGLES = [
@@ -396,6 +528,99 @@ class TestToggles:
         assert rule["http"]["paths"][0]["backend"]["service"] == {"name": "otpgw", "port": {"name": "http"}}
 
 
+class TestIngress:
+    """Carriers' callbacks reach the API through the Ingress, whatever paths the user routes."""
+
+    @staticmethod
+    def paths(values: dict) -> list[tuple[str, str]]:
+        rule = render(merged({"ingress": {"enabled": True}}, values)).kind("Ingress")[0]["spec"]["rules"][0]
+        for p in rule["http"]["paths"]:
+            assert p["backend"]["service"] == {"name": "otpgw", "port": {"name": "http"}}
+        return [(p["path"], p["pathType"]) for p in rule["http"]["paths"]]
+
+    def test_callbacks_are_added_beside_the_given_paths(self):
+        hosts = [{"host": "otp.example.com", "paths": [{"path": "/otp", "pathType": "Prefix"}]}]
+        assert self.paths({"ingress": {"hosts": hosts}}) == [("/otp", "Prefix"), ("/callbacks", "Prefix")]
+
+    def test_a_path_that_covers_callbacks_is_left_alone(self):
+        assert self.paths({}) == [("/", "Prefix")]
+        hosts = [{"host": "otp.example.com", "paths": [{"path": "/otp"}, {"path": "/callbacks/"}]}]
+        assert self.paths({"ingress": {"hosts": hosts}}) == [("/otp", "Prefix"), ("/callbacks/", "Prefix")]
+
+    def test_callbacks_can_be_left_to_another_ingress(self):
+        hosts = [{"host": "otp.example.com", "paths": [{"path": "/otp"}]}]
+        assert self.paths({"ingress": {"callbacks": False, "hosts": hosts}}) == [("/otp", "Prefix")]
+
+    def test_the_full_scenario_routes_callbacks_and_admits_the_controller(self):
+        docs = render(files=(CHART / "ci" / "full-values.yaml",))
+        paths = [p["path"] for p in docs.kind("Ingress")[0]["spec"]["rules"][0]["http"]["paths"]]
+        assert paths == ["/otp", "/callbacks"]
+        rule = docs.component("NetworkPolicy", "api")["spec"]["ingress"][0]
+        assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in rule["from"]
+        assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+
+    def test_a_locked_down_api_behind_an_ingress_needs_the_controller_as_a_peer(self):
+        err = render_error(merged(MINIMAL, {"ingress": {"enabled": True}, "networkPolicy": {"allowExternal": False}}))
+        assert "needs networkPolicy.ingressPeers to admit the Ingress controller" in err
+
+
+class TestShutdown:
+    """Pods leave Service endpoints before SIGTERM, then get the time to finish what they hold."""
+
+    def test_every_deployment_sleeps_in_pre_stop(self):
+        for d in render(MODEM).kind("Deployment"):
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"], d["metadata"]["name"]
+
+    def test_the_grace_period_covers_pre_stop_and_gunicorn_graceful_timeout(self):
+        docs = render(MODEM)
+        api = docs.component("Deployment", "api")["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in api["containers"][0]["env"]}
+        sleep = int(api["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+        assert api["terminationGracePeriodSeconds"] > sleep + int(env["OTPGW_GRACEFUL_TIMEOUT"])
+        for component in ("worker", "modem-worker"):
+            pod = docs.component("Deployment", component)["spec"]["template"]["spec"]
+            assert pod["terminationGracePeriodSeconds"] > int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+
+    def test_a_grace_period_too_short_is_refused(self):
+        err = render_error(merged(MINIMAL, {"api": {"terminationGracePeriodSeconds": 25}}))
+        assert ("api.terminationGracePeriodSeconds (25) must be greater than api.preStopSleepSeconds (5)"
+                " + api.gunicorn.gracefulTimeout (20) = 25") in err
+        err = render_error(merged(MINIMAL, {"worker": {"terminationGracePeriodSeconds": 5}}))
+        assert "worker.terminationGracePeriodSeconds (5) must be greater than worker.preStopSleepSeconds (5)" in err
+
+    def test_zero_seconds_renders_no_hook(self):
+        assert "lifecycle" not in container(render({"api": {"preStopSleepSeconds": 0}}), "api")
+
+    def test_gunicorn_timeouts_reach_the_api(self):
+        c = container(render({"api": {"gunicorn": {"gracefulTimeout": 15, "keepalive": 75}}}), "api")
+        assert {"name": "OTPGW_GRACEFUL_TIMEOUT", "value": "15"} in c["env"]
+        assert {"name": "OTPGW_KEEPALIVE", "value": "75"} in c["env"]
+
+
+class TestOneTemplate:
+    """The three Deployments come from one helper: one shape, differing only where a component must."""
+
+    def test_deployments_share_one_shape(self):
+        docs = render(TRANSPORTS)
+        pods = {c: docs.component("Deployment", c)["spec"]["template"] for c in ("api", "worker", "modem-worker")}
+        containers = {c: t["spec"]["containers"][0] for c, t in pods.items()}
+        shape = set(containers["api"]) - {"startupProbe"}
+        assert {c: set(v) for c, v in containers.items()} == {"api": shape | {"startupProbe"}, "worker": shape,
+                                                              "modem-worker": shape}
+        assert len({json.dumps(c["securityContext"], sort_keys=True) for c in containers.values()}) == 1
+        pod_contexts = {json.dumps({k: v for k, v in t["spec"]["securityContext"].items() if k != "supplementalGroups"},
+                                   sort_keys=True) for t in pods.values()}
+        assert len(pod_contexts) == 1
+        assert len({json.dumps(sorted(t["metadata"]["annotations"])) for t in pods.values()}) == 1
+        assert len({json.dumps(t["spec"]["volumes"][:2], sort_keys=True) for t in pods.values()}) == 1
+
+    def test_each_deployment_file_calls_the_helper(self):
+        for name in ("api-deployment.yaml", "worker-deployment.yaml", "modem-deployment.yaml"):
+            text = (CHART / "templates" / name).read_text()
+            assert 'include "otpgw.deployment"' in text and "kind: Deployment" not in text, name
+
+
 class TestProbes:
     """Kubernetes asks /healthz whether to restart and /readyz whether to send traffic."""
 
@@ -416,6 +641,12 @@ class TestProbes:
         assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert ports[c["livenessProbe"]["httpGet"]["port"]] == 8081
         assert {"name": "OTPGW_WORKER_HEALTH_PORT", "value": "8081"} in c["env"]
+
+    @pytest.mark.parametrize("component", ["worker", "modemWorker"])
+    def test_worker_probe_server_binds_the_configured_host(self, component):
+        docs = render(merged(MODEM, {component: {"healthHost": "::"}}))
+        name = {"worker": "worker", "modemWorker": "modem-worker"}[component]
+        assert {"name": "OTPGW_WORKER_HEALTH_HOST", "value": "::"} in container(docs, name)["env"]
 
     def test_helm_test_checks_health_and_readiness_through_the_service(self):
         pod = render().kind("Pod")[0]

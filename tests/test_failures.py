@@ -5,8 +5,8 @@ import socket
 import threading
 
 import pytest
-
 from conftest import AUTH, PHONE, RedisServer, send, sent_code, verify
+
 from otpgw import create_app
 
 

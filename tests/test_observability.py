@@ -17,16 +17,26 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from conftest import (
+    API_KEY,
+    AUTH,
+    PHONE,
+    SECRET,
+    free_port,
+    operator,
+    send,
+    sent_code,
+    verify,
+)
+from conftest import ChildProcess as Process
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import API_KEY, AUTH, PHONE, SECRET, free_port, send, sent_code, verify, operator
-from conftest import ChildProcess as Process
-from otpgw.logs import JsonFormatter
+from otpgw.delivery.worker import DeliveryWorker
 from otpgw.domain.phones import mask
+from otpgw.logs import JsonFormatter
 from otpgw.store import Store
 from otpgw.transports import Message, PermanentTransportError, TemporaryTransportError
 from otpgw.transports.fake import FakeTransport
-from otpgw.delivery.worker import DeliveryWorker
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 HTTP_TIMEOUT = 10
@@ -105,6 +115,7 @@ def wrong_code(code: str) -> str:
 
 # -- metrics -------------------------------------------------------------------------
 
+@pytest.mark.slow  # a gunicorn subprocess
 class TestMetricsUnderGunicorn:
     """Every scrape of a multi-worker gunicorn shows the whole pod's counts, and no personal data."""
 
@@ -173,6 +184,7 @@ class TestMetricsUnderGunicorn:
 
 # -- logs from gunicorn ----------------------------------------------------------------
 
+@pytest.mark.slow  # a gunicorn subprocess
 class TestRequestLogs:
     """One JSON line per request carries its request id; audit lines mask the phone; no code anywhere."""
 

@@ -6,12 +6,13 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
+from conftest import AUTH, OTHER_PHONE, PHONE, send, verify
+from support.flows import issue, wrong
 
-from conftest import AUTH, OTHER_PHONE, PHONE, send, sent_code, verify
+from otpgw.delivery.worker import DeliveryWorker
 from otpgw.logs import JsonFormatter
 from otpgw.transports import PermanentTransportError, TemporaryTransportError
 from otpgw.transports.fake import FakeTransport
-from otpgw.delivery.worker import DeliveryWorker
 
 LOCKED_PHONE = "+14155552673"
 GERMAN_PHONE = "+4915112345678"
@@ -41,17 +42,6 @@ class Run:
         """Every secret found in ``text``; a code counts only as a whole run of digits."""
         found = [s for s in self.plain_secrets if s.lower() in text.lower()]
         return found + [c for c in self.codes if re.search(rf"(?<!\d){c}(?!\d)", text)]
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
-
-
-def issue(app, client, phone: str, **fields) -> tuple[str, str]:
-    reply = send(client, phone, **fields)
-    assert reply.status_code == 202, reply.get_json()
-    code_id = reply.get_json()["id"]
-    return code_id, sent_code(app, code_id)
 
 
 @pytest.fixture

@@ -12,19 +12,29 @@ import datetime as dt
 import hashlib
 import math
 import os
-import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import phonenumbers
 import pytest
+from conftest import (
+    API_KEY,
+    AUTH,
+    OTHER_AUTH,
+    OTHER_PHONE,
+    PHONE,
+    SECRET,
+    operator,
+    send,
+    sent_code,
+    verify,
+)
 from phonenumbers import PhoneNumberType
+from support.flows import at_once, error, issue, limit, retry_after, wrong
 
-from conftest import API_KEY, AUTH, OTHER_AUTH, OTHER_PHONE, PHONE, SECRET, send, sent_code, verify, operator
 from otpgw import cli
-from otpgw.domain import codes
 from otpgw.config import SettingsError
+from otpgw.domain import codes
 
 THIRD_PHONE = "+14155552673"
 KEY_A = SECRET
@@ -39,45 +49,6 @@ def e164(region: str, kind: PhoneNumberType) -> str:
 
 GB_MOBILE = e164("GB", PhoneNumberType.MOBILE)
 GB_LANDLINE = e164("GB", PhoneNumberType.FIXED_LINE)
-
-
-def wrong(code: str) -> str:
-    """A code of the same length that is certainly not ``code``."""
-    return str((int(code) + 1) % 10 ** len(code)).zfill(len(code))
-
-
-def issue(app, client, phone: str = PHONE, **fields) -> tuple[str, str]:
-    """Send a code and return (id, the code as the SMS carries it)."""
-    reply = send(client, phone, **fields)
-    assert reply.status_code == 202, reply.json
-    return reply.json["id"], sent_code(app, reply.json["id"])
-
-
-def error(reply) -> tuple[int, str]:
-    return reply.status_code, reply.json["error"]["code"]
-
-
-def limit(reply) -> str:
-    return reply.json["error"]["details"]["limit"]
-
-
-def retry_after(reply) -> int:
-    """The Retry-After header, which must agree with the body's details."""
-    header = int(reply.headers["Retry-After"])
-    assert reply.json["error"]["details"]["retry_after"] == header
-    return header
-
-
-def at_once(count: int, action):
-    """Run ``action(i)`` in ``count`` threads released together; return the results."""
-    start = threading.Barrier(count)
-
-    def run(i: int):
-        start.wait()
-        return action(i)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def plain_values(redis_client, key) -> list[bytes]:

@@ -39,14 +39,33 @@ from unittest import mock
 
 import fakeredis
 import fakeredis._socket._base as fakeredis_loop
+from conftest import (
+    API_KEY,
+    AUTH,
+    OTHER_PHONE,
+    PHONE,
+    SECRET,
+    Clock,
+    send,
+    sent_code,
+    verify,
+)
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
 
-from conftest import API_KEY, AUTH, OTHER_PHONE, PHONE, SECRET, Clock, send, sent_code, verify
 from otpgw import create_app
 from otpgw.config import load_settings
 from otpgw.web.schemas import iso
+
+pytestmark = pytest.mark.slow  # a Hypothesis state machine
 
 PHONES = (PHONE, OTHER_PHONE)
 COOLDOWN, WINDOW, WINDOW_MAX = 5_000, 60_000, 3

@@ -8,11 +8,13 @@ import time
 
 import pytest
 import redis
-
 from conftest import AUTH, PHONE, RedisServer, free_port, send, verify
+
 from otpgw import create_app
-from otpgw.transports.fake import FakeTransport
 from otpgw.delivery.worker import DeliveryWorker
+from otpgw.transports.fake import FakeTransport
+
+pytestmark = pytest.mark.slow  # real Sentinel and a three-node Cluster
 
 
 def wait_until(check, what: str, seconds: float = 15.0):

@@ -12,20 +12,26 @@ import threading
 import time
 
 import pytest
+from conftest import AUTH, PHONE, sent_code
+from support.flows import delivery, issue_id, poll
 
-from conftest import AUTH, PHONE, send, sent_code
-from otpgw.domain.codes import tag_of
 from otpgw.config import SettingsError
-from otpgw.domain.phones import mask
-from otpgw.runtime import build_worker
+from otpgw.delivery.worker import DeliveryWorker
+from otpgw.domain.codes import tag_of
 from otpgw.domain.outcomes import DeliveryStatus
+from otpgw.domain.phones import mask
 from otpgw.domain.sms import DeliveryReport
+from otpgw.runtime import build_worker
 from otpgw.store import Store
-from otpgw.transports import (Message, PermanentTransportError, Receipt, TemporaryTransportError,
-                              transport_class)
+from otpgw.transports import (
+    Message,
+    PermanentTransportError,
+    Receipt,
+    TemporaryTransportError,
+    transport_class,
+)
 from otpgw.transports.console import ConsoleTransport
 from otpgw.transports.fake import FakeTransport
-from otpgw.delivery.worker import DeliveryWorker
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 BLOCK_MS = 10  # the shortest blocking read the settings allow; keeps polling loops quick
@@ -75,37 +81,13 @@ def threads():
         thread.join(15)
 
 
-def delivery(client, code_id: str) -> dict:
-    reply = client.get(f"/otp/{code_id}", headers=AUTH)
-    assert reply.status_code == 200, reply.json
-    return reply.json["delivery"]
-
-
-def poll(condition, *, timeout: float = 10.0, step=None, what: str = "condition") -> None:
-    """Call ``step`` (if any) until ``condition()`` holds or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        if step is not None:
-            step()
-        else:
-            time.sleep(0.02)
-
-
-def issue(client, phone: str = PHONE, **fields) -> str:
-    reply = send(client, phone, **fields)
-    assert reply.status_code == 202, reply.json
-    return reply.json["id"]
-
-
 class TestDelivery:
     """A queued code's message reaches the transport once, and its status says so."""
 
     def test_sent_code_reaches_transport_with_destination_and_code(self, make_app, make_worker, fake):
         app = make_app()
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         code = sent_code(app, code_id)
         assert delivery(client, code_id)["status"] == "queued"
 
@@ -129,7 +111,7 @@ class TestDelivery:
     def test_each_message_of_a_batch_is_delivered_once(self, make_app, make_worker, fake):
         app = make_app()
         client = app.test_client()
-        ids = [issue(client, phone) for phone in PHONES[:3]]
+        ids = [issue_id(client, phone) for phone in PHONES[:3]]
         worker = make_worker(app, fake)
         poll(lambda: len(fake.sent) >= 3, step=lambda: worker.run_once(block_ms=BLOCK_MS), what="3 deliveries")
         worker.run_once(block_ms=BLOCK_MS)
@@ -143,7 +125,7 @@ class TestRetries:
     def test_temporary_failure_is_retried_after_backoff_then_sent(self, make_app, make_worker, fake, clock):
         app = make_app(worker_retry_base=0.05)
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         fake.fail_next(TemporaryTransportError("carrier busy"))
         worker = make_worker(app, fake, clock=clock)
 
@@ -165,7 +147,7 @@ class TestRetries:
     def test_retries_stop_at_max_retries_and_the_message_fails(self, make_app, make_worker, fake, clock):
         app = make_app(worker_retry_base=0.05, worker_max_retries=2)
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         fake.fail_next(*[TemporaryTransportError("carrier busy") for _ in range(10)])
         worker = make_worker(app, fake, clock=clock)
 
@@ -185,7 +167,7 @@ class TestRetries:
     def test_permanent_failure_is_not_retried(self, make_app, make_worker, fake, clock):
         app = make_app(worker_retry_base=0.05)
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         fake.fail_next(PermanentTransportError("unknown subscriber"))
         worker = make_worker(app, fake, clock=clock)
 
@@ -203,7 +185,7 @@ class TestRetries:
     def test_code_expired_before_delivery_is_never_sent(self, make_app, make_worker, fake, clock):
         app = make_app()
         client = app.test_client()
-        code_id = issue(client, ttl=60)
+        code_id = issue_id(client, ttl=60)
         clock.advance(61)
 
         make_worker(app, fake, clock=clock).run_once(block_ms=BLOCK_MS)
@@ -216,7 +198,7 @@ class TestRetries:
     def test_retry_that_would_land_after_the_deadline_fails_instead(self, make_app, make_worker, fake, clock):
         app = make_app(worker_retry_base=100, worker_max_retries=5)
         client = app.test_client()
-        code_id = issue(client, ttl=250)  # first retry at +100 s fits; the second (+200 s more) does not
+        code_id = issue_id(client, ttl=250)  # first retry at +100 s fits; the second (+200 s more) does not
         fake.fail_next(*[TemporaryTransportError("carrier busy") for _ in range(3)])
         worker = make_worker(app, fake, clock=clock)
 
@@ -240,7 +222,7 @@ class TestRetries:
             self, make_app, make_worker, fake, threads):
         app = make_app(worker_retry_base=0.05, worker_block_ms=50)
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         fake.fail_next(RuntimeError("driver bug"))  # not a TransportError: a transport bug
         worker = make_worker(app, fake)
         thread, _ = threads(worker.run)
@@ -250,7 +232,7 @@ class TestRetries:
         assert fake.attempts == 2
         assert delivery(client, code_id)["status"] == "sent"
 
-        second = issue(client, PHONES[0])  # and it keeps working afterwards
+        second = issue_id(client, PHONES[0])  # and it keeps working afterwards
         poll(lambda: len(fake.sent) == 2, what="a later message to be sent")
         assert fake.sent[1].reference == second
 
@@ -261,7 +243,7 @@ class TestCrashRecovery:
     def test_crashed_workers_pending_message_is_claimed_by_another(self, make_app, make_worker):
         app = make_app(worker_claim_idle=1)
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         crashed = make_worker(app, FakeTransport(), consumer="worker-a")
         crashed.store.queue.prepare("otp", crashed.now_ms())
         taken = crashed.store.queue.read(crashed.lanes, "worker-a", 10, BLOCK_MS)
@@ -285,7 +267,7 @@ class TestCrashRecovery:
     def test_two_workers_never_send_the_same_message(self, make_app, make_worker):
         app = make_app()
         client = app.test_client()
-        ids = [issue(client, phone) for phone in PHONES[:20]]
+        ids = [issue_id(client, phone) for phone in PHONES[:20]]
         transports = [FakeTransport(), FakeTransport()]
         workers = [make_worker(app, t, consumer=f"worker-{n}") for n, t in enumerate(transports)]
         start = threading.Barrier(2)
@@ -331,7 +313,7 @@ class TestGracefulStop:
     def test_stop_mid_batch_leaves_the_rest_for_another_worker(self, make_app, make_worker, threads):
         app = make_app(worker_claim_idle=1, worker_block_ms=50)
         client = app.test_client()
-        ids = [issue(client, phone) for phone in PHONES[:4]]
+        ids = [issue_id(client, phone) for phone in PHONES[:4]]
         stop = threading.Event()
         stopping = self.StopAfterFirst(stop)
         worker = make_worker(app, stopping, consumer="worker-a")
@@ -361,12 +343,12 @@ class TestQueueRecovery:
         app = make_app()
         client = app.test_client()
         worker = make_worker(app, fake)
-        first = issue(client, PHONES[0])
+        first = issue_id(client, PHONES[0])
         worker.run_once(block_ms=BLOCK_MS)
         assert [m.reference for m in fake.sent] == [first]
 
         redis_client.delete(worker.store.keys.lane("otp"))
-        second = issue(client, PHONES[1])  # XADD recreates the stream, without the group
+        second = issue_id(client, PHONES[1])  # XADD recreates the stream, without the group
 
         def step():
             try:
@@ -384,11 +366,11 @@ class TestQueueRecovery:
         client = app.test_client()
         worker = make_worker(app, fake)
         thread, _ = threads(worker.run)
-        issue(client, PHONES[0])
+        issue_id(client, PHONES[0])
         poll(lambda: len(fake.sent) == 1, what="first delivery")
 
         redis_client.delete(worker.store.keys.lane("otp"))
-        second = issue(client, PHONES[1])
+        second = issue_id(client, PHONES[1])
         poll(lambda: len(fake.sent) == 2, what="delivery after the stream was deleted")
         assert thread.is_alive()
         assert fake.sent[1].reference == second
@@ -400,7 +382,7 @@ class TestCanceledCode:
     def test_code_canceled_before_delivery_is_not_sent(self, make_app, make_worker, fake):
         app = make_app()
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         assert client.post(f"/otp/{code_id}/cancel", headers=AUTH).status_code == 200
 
         make_worker(app, fake).run_once(block_ms=BLOCK_MS)
@@ -412,6 +394,7 @@ class TestCanceledCode:
 class TestIdleWorker:
     """With default settings an idle worker waits for traffic quietly, then delivers at once."""
 
+    @pytest.mark.slow  # waits out a whole blocking read
     def test_idle_worker_on_healthy_redis_reports_no_outage(self, make_app, make_settings, threads, caplog):
         settings = make_settings()  # worker_block_ms=2000, redis_timeout=0.5: the shipped defaults
         worker = build_worker(settings)
@@ -420,7 +403,7 @@ class TestIdleWorker:
         try:
             time.sleep(2.5)  # longer than one blocking read
             client = make_app().test_client()
-            code_id = issue(client)
+            code_id = issue_id(client)
             poll(lambda: len(worker.transports["fake"].sent) == 1, what="delivery by the idle worker")
         finally:
             stop.set()
@@ -450,7 +433,7 @@ class TestConsoleTransport:
     def test_worker_delivers_through_console(self, make_app, make_worker):
         app = make_app(transport="console")
         client = app.test_client()
-        code_id = issue(client)
+        code_id = issue_id(client)
         code = sent_code(app, code_id)
         out = io.StringIO()
         make_worker(app, ConsoleTransport(stream=out)).run_once(block_ms=BLOCK_MS)
@@ -485,7 +468,7 @@ class TestDeliveryStatusOrder:
     """Delivery status only moves forward: a late or repeated event is ignored."""
 
     def test_sent_after_delivered_is_ignored(self, app, client, service, store):
-        code_id = issue(client)
+        code_id = issue_id(client)
         codes, tag, now = store.codes, tag_of(code_id), service.now_ms()
         assert codes.record_delivery(tag, code_id, report("sent", transport="fake"), now, carrier_ids=("c-1",))
         assert codes.record_delivery(tag, code_id, report("delivered"), now + 1)
@@ -498,7 +481,7 @@ class TestDeliveryStatusOrder:
 
     def test_worker_outcome_after_an_early_delivery_report_keeps_delivered(
             self, app, client, service, store, make_worker, fake):
-        code_id = issue(client)
+        code_id = issue_id(client)
         store.codes.record_delivery(tag_of(code_id), code_id, report("delivered"), service.now_ms())
         make_worker(app, fake).run_once(block_ms=BLOCK_MS)
         assert len(fake.sent) == 1

@@ -20,8 +20,19 @@ from ..domain import templates
 from . import parsers
 from .errors import SettingsError
 from .files import ENV_PREFIX, read_config_file
-from .sections import (SECTIONS, ApiSettings, CodeSettings, DeliverySettings, LimitSettings, LockoutSettings,
-                       LoggingSettings, NumberSettings, RedisSettings, SecretSettings, setting)
+from .sections import (
+    SECTIONS,
+    ApiSettings,
+    CodeSettings,
+    DeliverySettings,
+    LimitSettings,
+    LockoutSettings,
+    LoggingSettings,
+    NumberSettings,
+    RedisSettings,
+    SecretSettings,
+    setting,
+)
 from .tables import RouteConfig, TransportConfig, parse_routes, parse_transports
 
 __all__ = ["ENV_PREFIX", "PROCESS_VARIABLES", "RouteConfig", "Settings", "SettingsError", "TransportConfig",
@@ -31,7 +42,7 @@ __all__ = ["ENV_PREFIX", "PROCESS_VARIABLES", "RouteConfig", "Settings", "Settin
 PROCESS_VARIABLES = {
     "OTPGW_CONFIG", "OTPGW_BIND", "OTPGW_WORKERS", "OTPGW_THREADS", "OTPGW_WORKER_CLASS",
     "OTPGW_WORKER_CONNECTIONS", "OTPGW_TIMEOUT", "OTPGW_GRACEFUL_TIMEOUT", "OTPGW_KEEPALIVE",
-    "OTPGW_GUNICORN_ACCESS_LOG", "OTPGW_FORWARDED_ALLOW_IPS", "OTPGW_WORKER_HEALTH_PORT", "OTPGW_MODEM_DEVICE",
+    "OTPGW_GUNICORN_ACCESS_LOG", "OTPGW_FORWARDED_ALLOW_IPS", "OTPGW_WORKER_HEALTH_PORT", "OTPGW_WORKER_HEALTH_HOST",
 }
 
 

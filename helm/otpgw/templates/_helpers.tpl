@@ -99,38 +99,19 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 {{- end -}}
 
-{{/* Port the workers serve /healthz, /readyz and /metrics on; fixed by `otpgw worker`. */}}
+{{/* Port the workers serve /healthz, /readyz and /metrics on (OTPGW_WORKER_HEALTH_PORT). */}}
 {{- define "otpgw.workerPort" -}}8081{{- end -}}
+
+{{/* Environment of a worker's probe server, as a YAML list. Call with the worker's values. */}}
+{{- define "otpgw.workerEnv" -}}
+- name: OTPGW_WORKER_HEALTH_PORT
+  value: {{ include "otpgw.workerPort" . | quote }}
+- name: OTPGW_WORKER_HEALTH_HOST
+  value: {{ .healthHost | quote }}
+{{- end -}}
 
 {{/* Where otpgw.toml is mounted. */}}
 {{- define "otpgw.configDir" -}}/etc/otpgw{{- end -}}
-
-{{/*
-Contents of otpgw.toml: the non-secret settings. Scalars are written with toJson,
-whose strings, numbers, booleans and string arrays are valid TOML; a map becomes an
-inline table. Keys are sorted, so the text (and its checksum) is stable.
-*/}}
-{{- define "otpgw.configToml" -}}
-{{- $redis := .Values.redis -}}
-{{- $settings := dict "redis_username" $redis.username "redis_timeout" $redis.timeout -}}
-{{- if $redis.sentinel.enabled -}}
-{{- $_ := set $settings "redis_sentinels" $redis.sentinel.hosts -}}
-{{- $_ := set $settings "redis_sentinel_master" $redis.sentinel.masterName -}}
-{{- else -}}
-{{- $_ := set $settings "redis_url" $redis.url -}}
-{{- end -}}
-{{- $_ := set $settings "redis_cluster" $redis.cluster.enabled -}}
-{{- $settings = merge $settings (.Values.config | default dict) -}}
-# otpgw settings rendered by the Helm chart {{ include "otpgw.chart" . }}; secrets come from the environment.
-{{- range $key := keys $settings | sortAlpha }}
-{{- $value := get $settings $key }}
-{{- if kindIs "map" $value }}
-{{ $key }} = { {{- range $i, $k := keys $value | sortAlpha }}{{ if $i }},{{ end }} {{ toJson $k }} = {{ get $value $k | toJson }}{{ end }} }
-{{- else if not (kindIs "invalid" $value) }}
-{{ $key }} = {{ toJson $value }}
-{{- end }}
-{{- end }}
-{{ end -}}
 
 {{/* pod annotations that roll the pods when the settings or the chart's Secret change. */}}
 {{- define "otpgw.checksumAnnotations" -}}
@@ -159,47 +140,6 @@ OTPGW_REDIS_PASSWORD: {{ . | b64enc | quote }}
 {{- range $name := keys $extra | sortAlpha }}
 {{ $name }}: {{ get $extra $name | toString | b64enc | quote }}
 {{- end }}
-{{- end -}}
-
-{{/*
-Refuse contradictory values with a sentence naming the value and what would be valid.
-Included by every workload template, so it runs whatever is rendered.
-*/}}
-{{- define "otpgw.validate" -}}
-{{- $v := .Values -}}
-{{- if not $v.existingSecret -}}
-{{- if not $v.secrets.secretKeys -}}
-{{- fail "otpgw: set secrets.secretKeys (HMAC keys, newest first, 16+ characters each) or existingSecret (a Secret holding OTPGW_SECRET_KEYS); otpgw refuses to start without them" -}}
-{{- end -}}
-{{- if and (not $v.secrets.apiKeys) (not (index ($v.config | default dict) "allow_unauthenticated")) -}}
-{{- fail "otpgw: set secrets.apiKeys (caller name: key) or existingSecret (a Secret holding OTPGW_API_KEYS); only behind a trusted gateway set config.allow_unauthenticated=true instead" -}}
-{{- end -}}
-{{- end -}}
-{{- if and $v.redis.sentinel.enabled $v.redis.cluster.enabled -}}
-{{- fail "otpgw: redis.sentinel.enabled and redis.cluster.enabled cannot both be true; pick the one your Redis runs" -}}
-{{- end -}}
-{{- if and $v.redis.sentinel.enabled (not $v.redis.sentinel.hosts) -}}
-{{- fail "otpgw: redis.sentinel.enabled needs redis.sentinel.hosts (host:port of each Sentinel)" -}}
-{{- end -}}
-{{- range $key := list "secret_keys" "api_keys" "redis_password" "redis_url" "redis_username" "redis_timeout" "redis_sentinels" "redis_sentinel_master" "redis_cluster" "dev" }}
-{{- if hasKey ($v.config | default dict) $key -}}
-{{- fail (printf "otpgw: config.%s is managed by the chart; use %s instead" $key (get (dict "secret_keys" "secrets.secretKeys" "api_keys" "secrets.apiKeys" "redis_password" "secrets.redisPassword" "redis_url" "redis.url" "redis_username" "redis.username" "redis_timeout" "redis.timeout" "redis_sentinels" "redis.sentinel.hosts" "redis_sentinel_master" "redis.sentinel.masterName" "redis_cluster" "redis.cluster.enabled" "dev" "`otpgw dev` outside Kubernetes (dev mode keeps codes in memory)") $key)) -}}
-{{- end -}}
-{{- end -}}
-{{- if $v.modemWorker.enabled -}}
-{{- if gt (int $v.modemWorker.replicaCount) 1 -}}
-{{- fail (printf "otpgw: modemWorker.replicaCount is %v but must be 0 or 1: a GSM modem is one serial device and only one process may open it (run one modem worker per modem)" $v.modemWorker.replicaCount) -}}
-{{- end -}}
-{{- if $v.modemWorker.autoscaling.enabled -}}
-{{- fail "otpgw: modemWorker.autoscaling.enabled must be false: a HorizontalPodAutoscaler cannot scale a worker that owns a serial device; scale the delivery worker (worker.autoscaling) instead" -}}
-{{- end -}}
-{{- if not $v.modemWorker.nodeSelector -}}
-{{- fail "otpgw: modemWorker.nodeSelector is required: it must pick the node the modem is plugged into (e.g. kubernetes.io/hostname: node-with-modem)" -}}
-{{- end -}}
-{{- if and (not $v.modemWorker.device.resourceName) (not $v.modemWorker.device.hostPath) -}}
-{{- fail "otpgw: modemWorker needs device.hostPath (the node's serial device) or device.resourceName (a device plugin's resource)" -}}
-{{- end -}}
-{{- end -}}
 {{- end -}}
 
 {{/* Pod securityContext of a component: the shared one plus the component's additions. Call with (dict "ctx" $ "values" .Values.api). */}}
