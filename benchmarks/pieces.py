@@ -1,9 +1,8 @@
 """The pieces of a request that ``--profile`` times one by one, and the meter that times them.
 
-``TIMED`` names callables by where the request looks them up: ``otpgw.service`` imports
-``parse_phone`` and ``render`` by name, so those are patched in ``otpgw.service``, while
-it calls ``codes.code_digest`` through the module, so that one is patched in
-``otpgw.codes``. When otpgw moves or renames one of them, update the row here; a row
+``TIMED`` names callables by where the request looks them up: ``otpgw.otp.service``
+imports ``parse_phone`` and ``render`` by name, so those are patched there, while it calls
+``codes.code_digest`` through the module, so that one is patched in ``otpgw.domain.codes``. When otpgw moves or renames one of them, update the row here; a row
 that names nothing stops the profile with a sentence that says which.
 """
 from __future__ import annotations
@@ -23,15 +22,15 @@ TIMED = [
     ("marshmallow: build schemas (request + response)", "marshmallow.Schema", "__init__"),
     ("marshmallow: load request", "marshmallow.Schema", "load"),
     ("marshmallow: dump response", "marshmallow.Schema", "dump"),
-    ("phonenumbers: parse, validate, type, format", "otpgw.service", "parse_phone"),
-    ("HMAC: phone tag", "otpgw.codes", "identity_tag"),
-    ("HMAC: code digest(s)", "otpgw.codes", "code_digest"),
-    ("random code + id", "otpgw.codes", "generate_code"),
-    ("random code + id", "otpgw.codes", "new_id"),
-    ("SMS text render", "otpgw.service", "render"),
-    ("Fernet seal", "otpgw.sealing.Sealer", "seal"),
-    (STORE, "otpgw.store.RedisStore", "issue"),
-    (STORE, "otpgw.store.RedisStore", "verify"),
+    ("phonenumbers: parse, validate, type, format", "otpgw.otp.service", "parse_phone"),
+    ("HMAC: phone tag", "otpgw.domain.codes", "identity_tag"),
+    ("HMAC: code digest(s)", "otpgw.domain.codes", "code_digest"),
+    ("random code + id", "otpgw.domain.codes", "generate_code"),
+    ("random code + id", "otpgw.domain.codes", "new_id"),
+    ("SMS text render", "otpgw.otp.service", "render"),
+    ("Fernet seal", "otpgw.domain.sealing.Sealer", "seal"),
+    (STORE, "otpgw.store.codes.CodeStore", "issue"),
+    (STORE, "otpgw.store.codes.CodeStore", "verify"),
     ("log lines: audit + access (JSON, redact, write)", "logging.Logger", "info"),
     ("prometheus: labels()", "prometheus_client.metrics.MetricWrapperBase", "labels"),
     ("prometheus: counter inc + histogram observe", "prometheus_client.metrics.Counter", "inc"),

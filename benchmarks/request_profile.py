@@ -63,7 +63,7 @@ def _profile_apps(args: argparse.Namespace, env: dict[str, str], workdir: Path) 
     from otpgw.logs import configure_logging
 
     settings = load_settings(environ=env)
-    configure_logging(settings.log_level)
+    configure_logging(settings.logging.level)
     logging.getLogger().handlers[0].setStream(open(workdir / "app.log", "w"))  # noqa: SIM115 (lives as long as we do)
     app = create_app(settings)
     import benchmarks.minimal_app as minimal  # reads OTPGW_REDIS_URL, so only now

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Iterator
 
 import phonenumbers
 
+from otpgw.otp.types import SendRequest
+
 BENCH_CLIENT = "bench"
 BENCH_API_KEY = "bench-api-key-0123456789abcdef"
 BENCH_OVERRIDES: dict[str, Any] = {
@@ -57,23 +59,23 @@ def seed(app_or_service: Any, n: int, phones: Iterable[str] | None = None,
     Raises RuntimeError if a send is refused: the benchmark settings should make
     that impossible, and a silent refusal would skew the verify mix.
     """
-    service = _service(app_or_service)
+    service, store = _service(app_or_service)
     numbers = list(phones) if phones is not None else us_phones(n)
     if len(set(numbers[:n])) < n:
         raise ValueError(f"seed needs {n} distinct phones, got {len(set(numbers[:n]))}")
-    stream = service.store.keys.stream(service.settings.transport)
-    after = _last_entry(service.store.client, stream)
-    issued = {service.send({"phone": phone}, client).code_id: phone for phone in numbers[:n]}
-    codes = _read_codes(service, stream, after, set(issued))
+    stream = store.keys.lane("otp")
+    after = _last_entry(store.client, stream)
+    issued = {service.send(SendRequest(phone=phone), client).code_id: phone for phone in numbers[:n]}
+    codes = _read_codes(service, store, stream, after, set(issued))
     missing = set(issued) - set(codes)
     if missing:
         raise RuntimeError(f"{len(missing)} seeded codes have no queued message")
     return [(code_id, phone, codes[code_id]) for code_id, phone in issued.items()]
 
 
-def _service(app_or_service: Any):
-    extensions = getattr(app_or_service, "extensions", None)
-    return extensions["otpgw.service"] if extensions is not None else app_or_service
+def _service(app: Any):
+    """The app's code service and store."""
+    return app.extensions["otpgw.service"], app.extensions["otpgw.store"]
 
 
 def _last_entry(client, stream: str) -> str:
@@ -81,12 +83,12 @@ def _last_entry(client, stream: str) -> str:
     return last[0][0].decode() if last else "0-0"
 
 
-def _read_codes(service, stream: str, after: str, wanted: set[str]) -> dict[str, str]:
+def _read_codes(service, store, stream: str, after: str, wanted: set[str]) -> dict[str, str]:
     """Open the sealed messages queued after ``after`` whose id we issued."""
     found: dict[str, str] = {}
     start = "(" + after
     while True:
-        page = service.store.client.xrange(stream, min=start, count=5000)
+        page = store.client.xrange(stream, min=start, count=5000)
         if not page:
             return found
         for entry_id, fields in page:

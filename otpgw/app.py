@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
-
-from flask import Flask
+from typing import TYPE_CHECKING, Any, Callable
 
 from .config import Settings, load_settings
 from .delivery.lanes import SHARED
@@ -13,9 +11,12 @@ from .otp.service import OtpService
 from .store import Store, connect
 from .web import Probes, init_api
 
+if TYPE_CHECKING:
+    from flask import Flask
+
 
 def create_app(settings: Settings | None = None, *, redis_client: Any = None, embedded: bool = False,
-               clock: Callable[[], float] | None = None) -> Flask:
+               clock: Callable[[], float] | None = None) -> "Flask":
     settings = settings or load_settings()
     store = Store(redis_client or connect(settings, embedded=embedded), settings)
     service = OtpService(settings, store.codes, clock=clock or time.time)

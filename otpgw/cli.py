@@ -90,17 +90,16 @@ def _worker_settings(names: list[str]):
 
 
 def dev(args: argparse.Namespace) -> int:
-    from werkzeug.serving import make_server
-
     from .logs import configure_logging
     from .runtime import build_dev
+    from .web import make_server
 
     settings = load_settings(dev=True)
     configure_logging(settings.logging.level)
     app, delivery = build_dev(settings)
     stop = threading.Event()
     threading.Thread(target=delivery.run, args=(stop,), name="otpgw-worker", daemon=True).start()
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_server(app, args.host, args.port)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"WARNING: dev mode is listening on {args.host}, not only on loopback.", file=sys.stderr)
     print(DEV_BANNER.format(host=args.host, port=server.server_port), flush=True)

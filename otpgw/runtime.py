@@ -6,18 +6,18 @@ layer of argument parsing.
 from __future__ import annotations
 
 import difflib
-import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from . import create_app
+from .app import create_app
 from .config import Settings, SettingsError
 from .delivery.worker import DeliveryWorker
 from .events import metrics
 from .store import Store
 from .transports import Transport, build_transport, transport_class
-from .web import Probes, probe_app
+from .web import Probes, probe_app, serve_in_thread
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def select_transports(settings: Settings, names: list[str] | None) -> list[str]:
@@ -45,7 +45,7 @@ def build_worker(settings: Settings, names: list[str] | None = None, store: Stor
         not t.host_bound for t in transports))
 
 
-def build_dev(settings: Settings) -> tuple[Flask, DeliveryWorker]:
+def build_dev(settings: Settings) -> tuple["Flask", DeliveryWorker]:
     """API and one worker sharing one embedded store; the worker owns every transport."""
     app = create_app(settings, embedded=True)
     worker = build_worker(settings, list(settings.transports), store=app.extensions["otpgw.store"])
@@ -68,9 +68,5 @@ def worker_probes(worker: DeliveryWorker) -> Probes:
 
 def serve_probes(worker: DeliveryWorker, port: int, host: str = "0.0.0.0"):
     """The worker's /healthz, /readyz and /metrics on ``host:port``, in a thread."""
-    from werkzeug.serving import make_server
-
-    server = make_server(host, port, probe_app(worker_probes(worker)), threaded=True)
-    threading.Thread(target=server.serve_forever, name="otpgw-probes", daemon=True).start()
-    return server
+    return serve_in_thread(probe_app(worker_probes(worker)), host, port, "otpgw-probes")
 

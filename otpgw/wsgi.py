@@ -1,7 +1,7 @@
 """WSGI entry point for gunicorn: ``otpgw.wsgi:application``."""
-from . import create_app
-from .logs import configure_logging
+from .app import create_app
 from .config import load_settings
+from .logs import configure_logging
 
 _settings = load_settings()
 configure_logging(_settings.logging.level)

@@ -5,6 +5,11 @@ import datetime as dt
 import re
 
 import pytest
+
+from otpgw import create_app
+from otpgw.delivery.worker import DeliveryWorker
+from otpgw.transports.fake import FakeTransport
+
 from conftest import (
     API_KEY,
     AUTH,
@@ -16,10 +21,6 @@ from conftest import (
     verify,
 )
 from support.flows import issue, wrong
-
-from otpgw import create_app
-from otpgw.delivery.worker import DeliveryWorker
-from otpgw.transports.fake import FakeTransport
 
 UNKNOWN_ID = "a" * 32  # well-formed, never issued
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")

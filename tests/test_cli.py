@@ -14,6 +14,12 @@ import time
 
 import pytest
 import requests
+
+from otpgw import create_app
+from otpgw.cli import main
+from otpgw.config import load_settings
+from otpgw.domain.phones import mask
+
 from conftest import (
     API_KEY,
     AUTH,
@@ -27,11 +33,6 @@ from conftest import (
     verify,
 )
 from conftest import ChildProcess as Process
-
-from otpgw import create_app
-from otpgw.cli import main
-from otpgw.config import load_settings
-from otpgw.domain.phones import mask
 
 pytestmark = pytest.mark.slow  # subprocesses: otpgw dev, worker and operator commands
 

@@ -5,9 +5,10 @@ import socket
 import threading
 
 import pytest
-from conftest import AUTH, PHONE, RedisServer, send, sent_code, verify
 
 from otpgw import create_app
+
+from conftest import AUTH, PHONE, RedisServer, send, sent_code, verify
 
 
 def assert_unavailable(reply) -> None:

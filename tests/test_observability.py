@@ -17,6 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from otpgw.delivery.worker import DeliveryWorker
+from otpgw.domain.phones import mask
+from otpgw.logs import JsonFormatter
+from otpgw.store import Store
+from otpgw.transports import Message, PermanentTransportError, TemporaryTransportError
+from otpgw.transports.fake import FakeTransport
+
 from conftest import (
     API_KEY,
     AUTH,
@@ -29,14 +38,6 @@ from conftest import (
     verify,
 )
 from conftest import ChildProcess as Process
-from prometheus_client.parser import text_string_to_metric_families
-
-from otpgw.delivery.worker import DeliveryWorker
-from otpgw.domain.phones import mask
-from otpgw.logs import JsonFormatter
-from otpgw.store import Store
-from otpgw.transports import Message, PermanentTransportError, TemporaryTransportError
-from otpgw.transports.fake import FakeTransport
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 HTTP_TIMEOUT = 10

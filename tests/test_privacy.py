@@ -6,13 +6,14 @@ import re
 from dataclasses import dataclass, field
 
 import pytest
-from conftest import AUTH, OTHER_PHONE, PHONE, send, verify
-from support.flows import issue, wrong
 
 from otpgw.delivery.worker import DeliveryWorker
 from otpgw.logs import JsonFormatter
 from otpgw.transports import PermanentTransportError, TemporaryTransportError
 from otpgw.transports.fake import FakeTransport
+
+from conftest import AUTH, OTHER_PHONE, PHONE, send, verify
+from support.flows import issue, wrong
 
 LOCKED_PHONE = "+14155552673"
 GERMAN_PHONE = "+4915112345678"

@@ -17,6 +17,12 @@ from collections import Counter
 
 import phonenumbers
 import pytest
+from phonenumbers import PhoneNumberType
+
+from otpgw import cli
+from otpgw.config import SettingsError
+from otpgw.domain import codes
+
 from conftest import (
     API_KEY,
     AUTH,
@@ -29,12 +35,7 @@ from conftest import (
     sent_code,
     verify,
 )
-from phonenumbers import PhoneNumberType
 from support.flows import at_once, error, issue, limit, retry_after, wrong
-
-from otpgw import cli
-from otpgw.config import SettingsError
-from otpgw.domain import codes
 
 THIRD_PHONE = "+14155552673"
 KEY_A = SECRET

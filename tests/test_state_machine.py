@@ -38,18 +38,8 @@ from dataclasses import dataclass, field
 from unittest import mock
 
 import fakeredis
+import pytest
 import fakeredis._socket._base as fakeredis_loop
-from conftest import (
-    API_KEY,
-    AUTH,
-    OTHER_PHONE,
-    PHONE,
-    SECRET,
-    Clock,
-    send,
-    sent_code,
-    verify,
-)
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -64,6 +54,18 @@ from hypothesis.stateful import (
 from otpgw import create_app
 from otpgw.config import load_settings
 from otpgw.web.schemas import iso
+
+from conftest import (
+    API_KEY,
+    AUTH,
+    OTHER_PHONE,
+    PHONE,
+    SECRET,
+    Clock,
+    send,
+    sent_code,
+    verify,
+)
 
 pytestmark = pytest.mark.slow  # a Hypothesis state machine
 

@@ -8,11 +8,12 @@ import time
 
 import pytest
 import redis
-from conftest import AUTH, PHONE, RedisServer, free_port, send, verify
 
 from otpgw import create_app
 from otpgw.delivery.worker import DeliveryWorker
 from otpgw.transports.fake import FakeTransport
+
+from conftest import AUTH, PHONE, RedisServer, free_port, send, verify
 
 pytestmark = pytest.mark.slow  # real Sentinel and a three-node Cluster
 

@@ -12,8 +12,6 @@ import threading
 import time
 
 import pytest
-from conftest import AUTH, PHONE, sent_code
-from support.flows import delivery, issue_id, poll
 
 from otpgw.config import SettingsError
 from otpgw.delivery.worker import DeliveryWorker
@@ -32,6 +30,9 @@ from otpgw.transports import (
 )
 from otpgw.transports.console import ConsoleTransport
 from otpgw.transports.fake import FakeTransport
+
+from conftest import AUTH, PHONE, sent_code
+from support.flows import delivery, issue_id, poll
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 BLOCK_MS = 10  # the shortest blocking read the settings allow; keeps polling loops quick

@@ -27,7 +27,12 @@ from ..domain.sms import Message, QueuedMessage, Receipt
 from ..errors import InvalidPhone
 from ..events import metrics
 from ..store import Store
-from ..transports import OutcomeUnknownError, TemporaryTransportError, Transport, TransportError
+from ..transports import (
+    OutcomeUnknownError,
+    TemporaryTransportError,
+    Transport,
+    TransportError,
+)
 from .backoff import backoff_ms
 from .lanes import host_lane
 from .router import NoRouteError, Plan, Router

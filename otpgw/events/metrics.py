@@ -10,8 +10,16 @@ from __future__ import annotations
 import functools
 import os
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 SENDS = Counter("otpgw_sends_total", "Send requests by outcome.", ["outcome"])
 VERIFIES = Counter("otpgw_verifies_total", "Verify requests by outcome (the verify reason).", ["outcome"])

@@ -23,7 +23,14 @@ from ..events import metrics
 from ..events.audit import audit
 from ..store import CodeStore
 from .policy import Policy
-from .types import CancelResult, SendRequest, SendResult, StatusResult, VerifyRequest, VerifyResult
+from .types import (
+    CancelResult,
+    SendRequest,
+    SendResult,
+    StatusResult,
+    VerifyRequest,
+    VerifyResult,
+)
 
 
 class OtpService:

@@ -10,7 +10,14 @@ import json
 from typing import Any
 
 from ..domain.outcomes import CodeStatus, DeliveryStatus, Refusal, VerifyOutcome
-from ..domain.records import Attempt, AttemptOutcome, CodeRecord, Delivery, NewCode, SendOutcome
+from ..domain.records import (
+    Attempt,
+    AttemptOutcome,
+    CodeRecord,
+    Delivery,
+    NewCode,
+    SendOutcome,
+)
 from ..domain.sms import DeliveryReport
 from .errors import guard
 from .keys import KeySpace

@@ -9,13 +9,30 @@ import difflib
 import importlib
 
 from ..config import SettingsError, TransportConfig
-from .base import (CallbackRequest, CallbackResult, CallbackTokens, DeliveryReport, Event, ForgedCallbackError,
-                   InboundMessage, Message, OutcomeUnknownError, PermanentTransportError, Receipt, Sink,
-                   TemporaryTransportError, ThrottledError, Transport, TransportError, TransportHealth)
+from .base import (
+    CallbackRequest,
+    CallbackResult,
+    CallbackTokens,
+    DeliveryReport,
+    Event,
+    ForgedCallbackError,
+    InboundMessage,
+    Message,
+    OutcomeUnknownError,
+    PermanentTransportError,
+    Receipt,
+    Sink,
+    TemporaryTransportError,
+    ThrottledError,
+    Transport,
+    TransportError,
+    TransportHealth,
+)
 
 TRANSPORTS = {
     "console": "otpgw.transports.console:ConsoleTransport",
     "fake": "otpgw.transports.fake:FakeTransport",
+    "fake-device": "otpgw.transports.fake:FakeDeviceTransport",
     "twilio": "otpgw.transports.http.twilio:TwilioTransport",
     "vonage": "otpgw.transports.http.vonage:VonageTransport",
     "kannel": "otpgw.transports.http.kannel:KannelTransport",

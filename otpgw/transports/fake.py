@@ -41,3 +41,11 @@ class FakeTransport(Transport):
     def check(self) -> None:
         if not self.usable:
             raise TransportError("fake transport marked unusable")
+
+
+class FakeDeviceTransport(FakeTransport):
+    """A fake bound to one host, as a modem is: only a worker that owns it sends through
+    it, and messages routed to it travel on its own lane. For tests of that hand-off."""
+
+    type_name = "fake-device"
+    host_bound = True

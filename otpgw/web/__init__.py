@@ -12,7 +12,7 @@ from .errors import init_errors
 from .health import Probes, init_health
 from .requestlog import init_request_log
 
-__all__ = ["Probes", "init_api", "probe_app"]
+__all__ = ["Probes", "init_api", "probe_app", "serve_in_thread", "make_server"]
 
 
 def _base(name: str, probes: Probes) -> Flask:
@@ -37,3 +37,19 @@ def init_api(name: str, probes: Probes, *, max_body_bytes: int) -> Flask:
 def probe_app(probes: Probes) -> Flask:
     """A worker's probe port: /healthz, /readyz, /metrics and nothing else."""
     return _base("otpgw.worker", probes)
+
+
+def make_server(app: Flask, host: str, port: int):
+    """A threaded werkzeug server for ``app`` (dev mode, a worker's probe port)."""
+    from werkzeug.serving import make_server as werkzeug_server
+
+    return werkzeug_server(host, port, app, threaded=True)
+
+
+def serve_in_thread(app: Flask, host: str, port: int, name: str):
+    """Serve ``app`` on ``host:port`` from a daemon thread; returns the server (``shutdown``)."""
+    import threading
+
+    server = make_server(app, host, port)
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
+    return server

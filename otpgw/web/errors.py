@@ -10,7 +10,14 @@ import logging
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from ..errors import InvalidRequest, MethodNotAllowed, NotFound, OtpgwError, PayloadTooLarge, UnsupportedMediaType
+from ..errors import (
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    OtpgwError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 log = logging.getLogger("otpgw.web")
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from ..otp.types import SendRequest, VerifyRequest
 

@@ -1,0 +1,1 @@
+"""The vocabulary every layer shares: outcomes and statuses, codes, phones, text encoding, message types. Pure: no I/O."""
