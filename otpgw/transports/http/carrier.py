@@ -20,25 +20,28 @@ Clock = Callable[[], float]
 _URL = re.compile(r"https?://[^\s/?#]+(/[^\s]*)?")
 
 
-def url_option(options: Options, key: str, default: Any = None) -> str:
-    """An absolute http(s) URL, without a trailing slash."""
-    def parse(value: Any) -> str:
-        text = str(value).strip().rstrip("/")
-        if not _URL.fullmatch(text):
-            raise ValueError(f"{value!r} is not an absolute http(s) URL")
-        return text
-
-    return options.get(key, parse, default) if default is not None else options.get(key, parse)
+def _url(value: Any) -> str:
+    text = str(value).strip().rstrip("/")
+    if not _URL.fullmatch(text):
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return text
 
 
-def secret_option(options: Options, key: str, default: Any = None) -> str:
-    """A non-empty secret (an unset ``${VAR}`` must not pass as an empty password)."""
-    def parse(value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("must be a non-empty string (is its ${VARIABLE} set?)")
-        return value
+def _secret(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string (is its ${VARIABLE} set?)")
+    return value
 
-    return options.get(key, parse, default) if default is not None else options.get(key, parse)
+
+def url_option(options: Options, key: str, *default: str) -> str:
+    """An absolute http(s) URL, without a trailing slash; required unless a default is given."""
+    return options.get(key, _url, *default)
+
+
+def secret_option(options: Options, key: str, *default: str) -> str:
+    """A non-empty secret (an empty ``${VAR}`` must not pass as a password); required
+    unless a default is given (the default may be '' for an optional secret)."""
+    return options.get(key, _secret, *default)
 
 
 class HttpCarrierTransport(Transport):

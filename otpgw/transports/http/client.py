@@ -22,7 +22,9 @@ Options every HTTP transport reads from its table (``ClientOptions.read``):
 """
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -80,7 +82,7 @@ class CarrierClient:
         limits = httpx.Limits(max_connections=options.max_connections,
                               max_keepalive_connections=options.max_connections)
         self._client = httpx.Client(timeout=timeout, limits=limits, auth=auth, follow_redirects=False,
-                                    headers={"User-Agent": USER_AGENT})
+                                    headers={"User-Agent": USER_AGENT}, verify=tls_context())
 
     def request(self, method: str, url: str, **kwargs: Any) -> Reply:
         """Send once; ``kwargs`` are httpx's (``data``, ``json``, ``params``, ``headers``,
@@ -100,6 +102,13 @@ class CarrierClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every carrier client (loading the CA bundle costs
+    tens of milliseconds and memory per client; a context is safe to share)."""
+    return httpx.create_ssl_context()
 
 
 def _kind(exc: Exception) -> str:

@@ -22,8 +22,13 @@ import email.utils
 import json
 from typing import Any
 
-from ..base import (OutcomeUnknownError, PermanentTransportError, TemporaryTransportError, ThrottledError,
-                    TransportError)
+from ..base import (
+    OutcomeUnknownError,
+    PermanentTransportError,
+    TemporaryTransportError,
+    ThrottledError,
+    TransportError,
+)
 from .client import Reply
 
 REASON_MAX = 120
