@@ -12,11 +12,17 @@ class Operator:
     def __init__(self, settings: Settings, locks: LockStore):
         self.settings = settings
         self.locks = locks
-        self.tags = Tags(settings.secrets.keys)
+        self.tags = Tags(settings.secrets.tagging_key)
 
     @classmethod
     def connect(cls, settings: Settings) -> "Operator":
         return cls(settings, Store.connect(settings).locks)
+
+    def _clients(self, client: str | None) -> tuple[str, ...]:
+        """The API clients whose lockouts of a phone to release: the one named, else all."""
+        if client:
+            return (client,)
+        return tuple(name for name, _ in self.settings.api.keys) + ("dev", "anonymous")
 
     def run(self, command: str, *, phone: str | None, user_ref: str | None, client: str | None) -> str:
         if command == "unlock" and user_ref:
@@ -26,7 +32,7 @@ class Operator:
         e164 = parse_phone(phone or "", self.settings.numbers.default_region).e164
         tag = self.tags.phone(e164)
         if command == "unlock":
-            released = self.locks.release("phone", tag)
+            released = self.locks.release("phone", tag, self._clients(client))
             audit("otp.release", scope="phone", phone=e164, was_locked=released)
             return "released" if released else "no lock was in force (failure count cleared)"
         self.locks.set_opt_out(tag, command == "opt-out")

@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None, em
     def refresh() -> None:
         metrics.observe_lanes(store.queue, SHARED, service.now_ms())
 
-    app = init_api("otpgw", Probes(ready, refresh), max_body_bytes=settings.api.max_body_bytes)
+    app = init_api("otpgw", Probes(ready, refresh), max_body_bytes=settings.api.max_body_bytes,
+                   body_timeout=settings.api.body_timeout)
     app.extensions.update({"otpgw.settings": settings, "otpgw.store": store, "otpgw.service": service})
     return app

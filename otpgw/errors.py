@@ -83,6 +83,12 @@ class Gone(OtpgwError):
     status, code = 410, "expired"
 
 
+class RequestTimeout(OtpgwError):
+    """The request body did not arrive in time."""
+
+    status, code = 408, "request_timeout"
+
+
 class PayloadTooLarge(OtpgwError):
     """The request body is too large."""
 
@@ -118,13 +124,35 @@ class RateLimited(_RetryLater):
 
 
 class Unavailable(OtpgwError):
-    """The service cannot reach its store right now; nothing was sent or approved."""
+    """The service cannot serve this request right now."""
 
     status, code = 503, "unavailable"
 
 
+class KeyUnavailable(Unavailable):
+    """This code was issued under a secret key this server does not have yet (a rolling
+    key rotation is under way); nothing was counted. Retry in a moment."""
+
+    def __init__(self, message: str = "", *, details: dict[str, Any] | None = None):
+        super().__init__(message, details=details)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
 class StoreUnavailable(Unavailable):
-    """Redis did not answer; raised by the store, never a success."""
+    """Redis did not answer; raised by the store, never a success. ``outcome`` says whether
+    the operation certainly did not happen (``not_applied``) or may have (``unknown``)."""
+
+    MESSAGES = {
+        "not_applied": "The service cannot reach its store right now; nothing was sent or approved.",
+        "unknown": "The store did not answer in time: the request may or may not have taken effect.",
+    }
+
+    def __init__(self, outcome: str = "not_applied"):
+        super().__init__(self.MESSAGES[outcome], details={"outcome": outcome})
+        self.outcome = outcome
 
 
 class StoreError(OtpgwError):

@@ -22,6 +22,7 @@ from phonenumbers import PhoneNumberType
 from otpgw import cli
 from otpgw.config import SettingsError
 from otpgw.domain import codes
+from otpgw.domain.phones import NUMBER_TYPES
 
 from conftest import (
     API_KEY,
@@ -109,8 +110,8 @@ class TestCode:
         code_id, code = issue(app, client)
         store = app.extensions["otpgw.store"]
         tag = codes.tag_of(code_id)
-        live_id, stored = redis_client.get(store.keys.digest(tag, "app")).decode().split(":")
-        assert live_id == code_id
+        live_id, kid, stored = redis_client.get(store.keys.digest(tag, "app")).decode().split(":")
+        assert live_id == code_id and kid == codes.key_id(KEY_A)
         assert stored != code and code not in stored
         assert stored != hashlib.sha256(code.encode()).hexdigest()  # not a bare, unkeyed hash
         assert stored == codes.code_digest(KEY_A.encode(), tag, "app", code)
@@ -133,13 +134,15 @@ class TestCodeKeyRotation:
         reply = verify(after, id=code_id, code=code)
         assert reply.status_code == 200 and reply.json["reason"] == "approved"
 
-    def test_code_issued_under_a_removed_key_does_not_verify(self, make_app):
+    def test_code_issued_under_a_key_this_server_lacks_is_503_and_costs_nothing(self, make_app):
         rotated = make_app(secret_keys=(KEY_B, KEY_A))
         code_id, code = issue(rotated, rotated.test_client())
         reverted = make_app(secret_keys=(KEY_A,)).test_client()
         reply = verify(reverted, id=code_id, code=code)
-        assert reply.status_code == 200
-        assert reply.json["valid"] is False and reply.json["reason"] == "invalid"
+        assert error(reply) == (503, "unavailable") and reply.json["error"]["details"]["reason"] == "key_unknown"
+        assert reply.headers["Retry-After"] == "1"
+        assert reverted.get(f"/otp/{code_id}", headers=AUTH).json["attempts"] == 0
+        assert verify(rotated.test_client(), id=code_id, code=code).json["reason"] == "approved"
 
 
 class TestLifetime:
@@ -566,6 +569,43 @@ class TestPerClientIp:
         assert limit(send(client, THIRD_PHONE, client_ip="2001:db8::1")) == "client_ip_send"
 
 
+COSTLY_TYPES = [PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST, PhoneNumberType.TOLL_FREE,
+                PhoneNumberType.PAGER, PhoneNumberType.UAN, PhoneNumberType.PERSONAL_NUMBER,
+                PhoneNumberType.VOICEMAIL, PhoneNumberType.VOIP]
+
+
+def example(kind) -> str:
+    """An example number of ``kind`` from the first region phonenumbers has one for."""
+    for region in ("GB", "DE", "FR", "US", "IT", "AT", "AU", "BR"):
+        found = phonenumbers.example_number_for_type(region, kind)
+        if found is not None and phonenumbers.number_type(found) == kind:
+            return phonenumbers.format_number(found, phonenumbers.PhoneNumberFormat.E164)
+    raise LookupError(kind)
+
+
+class TestNumberTypes:
+    """Only mobile numbers receive codes by default: costly types are where SMS pumping pays."""
+
+    @pytest.mark.parametrize("kind", COSTLY_TYPES, ids=lambda k: phonenumbers.PhoneNumberType.to_string(k))
+    def test_costly_number_type_is_refused_naming_the_type(self, client, kind):
+        reply = send(client, example(kind))
+        assert error(reply) == (400, "invalid_phone")
+        details = reply.json["error"]["details"]
+        assert details["reason"] == "number_type" and details["number_type"] == NUMBER_TYPES[kind]
+
+    def test_refusal_is_not_counted_against_the_phone(self, client, redis_client):
+        send(client, example(PhoneNumberType.PREMIUM_RATE))
+        assert redis_client.dbsize() == 0  # decided before Redis is touched
+
+    def test_voip_is_accepted_when_opted_in(self, make_app):
+        client = make_app(allowed_number_types=("mobile", "voip")).test_client()
+        assert send(client, example(PhoneNumberType.VOIP)).status_code == 202
+
+    def test_unknown_type_in_the_setting_is_refused_at_start_up(self, make_settings):
+        with pytest.raises(SettingsError, match="OTPGW_ALLOWED_NUMBER_TYPES"):
+            make_settings(allowed_number_types=("mobile", "premium"))
+
+
 class TestTollFraud:
     """Sends honour the country allow-list, per-country daily caps, landline refusal and opt-outs."""
 
@@ -615,14 +655,16 @@ class TestTollFraud:
                 make_settings(prefix_daily_limits=bad)
 
     def test_landline_is_refused_when_configured(self, make_app):
-        client = make_app(refuse_landlines=True).test_client()
+        client = make_app(refuse_landlines=True, allowed_number_types=("mobile", "fixed_line")).test_client()
         reply = send(client, GB_LANDLINE)
         assert error(reply) == (400, "invalid_phone")
-        assert reply.json["error"]["details"] == {"reason": "landline"}
+        assert reply.json["error"]["details"] == {"reason": "landline", "number_type": "fixed_line"}
         assert send(client, GB_MOBILE).status_code == 202
 
-    def test_landline_is_accepted_by_default(self, client):
-        assert send(client, GB_LANDLINE).status_code == 202
+    def test_landline_is_refused_by_default_and_accepted_when_allowed(self, client, make_app):
+        assert error(send(client, GB_LANDLINE)) == (400, "invalid_phone")
+        allowed = make_app(allowed_number_types=("mobile", "fixed_line_or_mobile", "fixed_line")).test_client()
+        assert send(allowed, GB_LANDLINE).status_code == 202
 
     def test_opted_out_phone_is_refused_until_it_opts_in(self, app, client):
         tool = operator(app)

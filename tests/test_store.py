@@ -81,7 +81,7 @@ class TestRedisErrorsAreMapped:
     def test_wrong_type_at_a_key_is_a_500_with_the_message_logged(self, app, client, store, redis_client, caplog):
         from otpgw.domain.codes import Tags
 
-        tag = Tags(app.extensions["otpgw.settings"].secrets.keys).phone(PHONE)
+        tag = Tags(app.extensions["otpgw.settings"].secrets.tagging_key).phone(PHONE)
         redis_client.set(store.keys.codes(tag), "not a hash")
         caplog.set_level(logging.ERROR, logger="otpgw.store")
         reply = send(client)

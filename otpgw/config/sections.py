@@ -11,8 +11,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.phones import NUMBER_TYPES
 from . import parsers as p
 from .errors import SettingsError
+
+NUMBER_TYPE_NAMES = tuple(NUMBER_TYPES.values())
 
 _CLIENT_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -29,20 +32,42 @@ def _api_key(value: Any) -> str:
 
 @dataclass(frozen=True)
 class SecretSettings:
-    """Secret keys, newest first: HMAC of codes, identity tags, sealing of queued messages."""
+    """Secret keys: HMAC of codes, sealing of queued messages, identity tags.
+
+    ``keys``: the first signs new codes and seals new messages; every key verifies and
+    opens. ``standby``: keys this process verifies and opens but never signs with: the
+    first phase of a rolling rotation (README, "Rotating keys"). ``tag_key``: the key of
+    the identity tags in Redis keys; it defaults to the last of ``keys`` and must stay the
+    same across a rotation (changing it re-keys every counter and lockout).
+    """
 
     keys: tuple[str, ...] = setting((), p.words(), env="SECRET_KEYS", secret=True)
+    standby: tuple[str, ...] = setting((), p.words(), env="STANDBY_SECRET_KEYS", secret=True)
+    tag_key: str = setting("", p.text(), env="TAG_KEY", secret=True)
 
     @property
     def current_key(self) -> bytes:
         """The key new codes are issued under; older keys in the list only verify."""
         return self.keys[0].encode()
 
+    @property
+    def known(self) -> tuple[str, ...]:
+        """Every key that verifies and opens: the signing list, then the standby keys."""
+        return self.keys + tuple(k for k in self.standby if k not in self.keys)
+
+    @property
+    def tagging_key(self) -> str:
+        return self.tag_key or self.keys[-1]
+
     def check(self, dev: bool) -> None:
         if not self.keys:
             raise SettingsError("OTPGW_SECRET_KEYS is required outside dev mode (comma-separated, newest first)")
         if any(len(k) < 16 for k in self.keys):
             raise SettingsError("OTPGW_SECRET_KEYS: every key must be at least 16 characters")
+        if any(len(k) < 16 for k in self.standby):
+            raise SettingsError("OTPGW_STANDBY_SECRET_KEYS: every key must be at least 16 characters")
+        if self.tag_key and len(self.tag_key) < 16:
+            raise SettingsError("OTPGW_TAG_KEY: the key must be at least 16 characters")
 
 
 @dataclass(frozen=True)
@@ -52,6 +77,7 @@ class ApiSettings:
     keys: tuple[tuple[str, str], ...] = setting((), p.pairs(_api_key), env="API_KEYS", secret=True)
     allow_unauthenticated: bool = setting(False, p.boolean, env="ALLOW_UNAUTHENTICATED")
     max_body_bytes: int = setting(4096, p.integer(256, 1 << 20), env="MAX_BODY_BYTES")
+    body_timeout: float = setting(5.0, p.number(0.1, 120), env="BODY_TIMEOUT")
 
     def check(self, dev: bool) -> None:
         if not self.keys and not (dev or self.allow_unauthenticated):
@@ -111,6 +137,8 @@ class LimitSettings:
     ip_window: int = setting(600, p.integer(1, 86400), env="IP_WINDOW")
     ip_send_max: int = setting(20, p.integer(0, 10**6), env="IP_SEND_MAX")
     ip_verify_max: int = setting(60, p.integer(0, 10**6), env="IP_VERIFY_MAX")
+    ipv4_prefix: int = setting(32, p.integer(8, 32), env="IPV4_PREFIX")
+    ipv6_prefix: int = setting(64, p.integer(16, 128), env="IPV6_PREFIX")
 
     def check(self, dev: bool) -> None:
         pass
@@ -124,6 +152,7 @@ class LockoutSettings:
     window: int = setting(3600, p.integer(1, 7 * 86400), env="LOCKOUT_WINDOW")
     base: int = setting(3600, p.integer(1, 7 * 86400), env="LOCKOUT_BASE")
     max: int = setting(86400, p.integer(1, 30 * 86400), env="LOCKOUT_MAX")
+    scope: str = setting("client", p.text(choices=("client", "global")), env="LOCKOUT_SCOPE")
 
     def check(self, dev: bool) -> None:
         if self.max < self.base:
@@ -137,7 +166,9 @@ class NumberSettings:
     default_region: str = setting("", p.text(r"[A-Z]{2}", upper=True, hint="an ISO 3166 alpha-2 code"),
                                   env="DEFAULT_REGION")
     allowed_countries: tuple[str, ...] = setting((), p.words(p.country), env="ALLOWED_COUNTRIES")
-    refuse_landlines: bool = setting(False, p.boolean, env="REFUSE_LANDLINES")
+    allowed_number_types: tuple[str, ...] = setting(
+        ("mobile", "fixed_line_or_mobile"), p.words(p.text(choices=NUMBER_TYPE_NAMES)), env="ALLOWED_NUMBER_TYPES")
+    refuse_landlines: bool = setting(False, p.boolean, env="REFUSE_LANDLINES")  # older name: takes fixed_line out
     country_daily_limit: int = setting(0, p.integer(0, 10**9), env="COUNTRY_DAILY_LIMIT")
     country_daily_limits: tuple[tuple[str, int], ...] = setting(
         (), p.pairs(p.integer(0, 10**9), key=p.country), env="COUNTRY_DAILY_LIMITS")
@@ -145,7 +176,14 @@ class NumberSettings:
         (), p.pairs(p.positive_int, key=p.prefix), env="PREFIX_DAILY_LIMITS")
 
     def check(self, dev: bool) -> None:
-        pass
+        if not self.allowed_number_types:
+            raise SettingsError("OTPGW_ALLOWED_NUMBER_TYPES: name at least one type, e.g. mobile")
+
+    @property
+    def number_types(self) -> frozenset[str]:
+        """The number types that may receive a code (``refuse_landlines`` removes fixed_line)."""
+        types = frozenset(self.allowed_number_types)
+        return types - {"fixed_line"} if self.refuse_landlines else types
 
     def daily_limit_for(self, country: str) -> int:
         """Daily send cap for a country; 0 means unlimited."""

@@ -2,12 +2,14 @@
 
 The decision after a failed attempt, in order:
 
-1. a permanent error (unknown number, a carrier 4xx): ``failed``, never retried;
+1. a permanent error (unknown number, rejected content): ``failed``, never retried;
 2. the attempt budget (``worker_max_retries`` retries) is spent: ``failed``;
 3. no answer came (``OutcomeUnknownError``): retry on the *same* transport after the
    back-off, so a carrier that de-duplicates by our reference does not deliver twice;
-4. another transport of the route is left: fail over to it at once;
-5. otherwise start the route again after the back-off (``backoff.backoff_ms``).
+4. another transport of the route is left: fail over to it at once (a temporary error,
+   or a transport that refuses the message, such as a carrier rejecting our credentials);
+5. a temporary error with no transport left: start the route again after the back-off
+   (``backoff.backoff_ms``); a refusal with none left: ``failed``.
 
 A retry whose time would come after the code's deadline fails instead: an expired code
 is never delivered. The message moves only by scripts that also record what happened
@@ -21,7 +23,7 @@ from typing import Callable, Mapping
 from ..domain.codes import tag_of
 from ..domain.outcomes import CodeStatus, DeliveryStatus
 from ..domain.phones import parse_phone, redact
-from ..domain.sealing import Sealer, SealError
+from ..domain.sealing import Sealer, SealError, SealKeyUnknown
 from ..domain.signing import CallbackTokens
 from ..domain.sms import Message, QueuedMessage, Receipt
 from ..errors import InvalidPhone
@@ -39,6 +41,7 @@ from .router import NoRouteError, Plan, Router
 
 log = logging.getLogger("otpgw.delivery")
 DETAIL_MAX = 200  # a carrier's error text is shown on GET /otp/<id>; keep it short
+KEY_WAIT_MS = 1000  # how long a message sealed under an unknown key waits before the next look
 
 
 class Dispatcher:
@@ -64,9 +67,11 @@ class Dispatcher:
             return self._finish(queued, status, detail=detail)
         try:
             payload = self.sealer.open(queued.sealed)
+        except SealKeyUnknown as exc:  # a newer process sealed it: a worker that has the key will
+            log.warning("message %s: %s; left for another worker", queued.reference, exc)
+            return self._move(queued, queued.pin or "", self.now_ms() + KEY_WAIT_MS, lane=queued.lane)
         except SealError:
-            return self._finish(queued, DeliveryStatus.FAILED,
-                                detail="message cannot be opened with the configured keys")
+            return self._finish(queued, DeliveryStatus.FAILED, detail="message cannot be opened: it was changed")
         try:
             plan = self.router.plan(parse_phone(payload["to"]), payload["text"])
         except (NoRouteError, InvalidPhone) as exc:
@@ -116,12 +121,13 @@ class Dispatcher:
     def _failed_attempt(self, queued: QueuedMessage, plan: Plan, step: int, name: str, exc: TransportError) -> str:
         attempt = queued.attempt + 1
         detail = f"attempt {attempt} via {name}: {redact(str(exc))}"[:DETAIL_MAX]
-        if not exc.retryable or attempt > self.max_retries:
+        has_next = step + 1 < len(plan.transports) and not queued.pin
+        if attempt > self.max_retries or not (exc.retryable or (exc.failover and has_next)):
             return self._finish(queued, DeliveryStatus.FAILED, transport=name, detail=detail, error_code=exc.code)
         now = self.now_ms()
         if isinstance(exc, OutcomeUnknownError):
             next_step, pin, due = step, name, now + backoff_ms(attempt, self.retry_base)
-        elif step + 1 < len(plan.transports) and not queued.pin:
+        elif exc.failover and has_next:
             next_step, pin, due = step + 1, "", now
             metrics.count_transport(metrics.FAILOVERS, name)
         else:
@@ -136,10 +142,10 @@ class Dispatcher:
         return "retry"
 
     def _move(self, queued: QueuedMessage, target: str, due_ms: int, *, detail: str = "", tried: str = "",
-              **changes: object) -> str:
+              lane: str = "", **changes: object) -> str:
         """Move the message to the lane that serves ``target`` (a device's own lane, or
         back to its shared lane), due at ``due_ms``."""
-        lane = host_lane(target) if target in self.host_bound else queued.home
+        lane = lane or (host_lane(target) if target in self.host_bound else queued.home)
         self.store.queue.move(queued, lane, due_ms, self.now_ms(), detail=detail, transport=tried, **changes)
         return "moved"
 

@@ -26,7 +26,7 @@ log = logging.getLogger("otpgw.delivery")
 class DeliveryEvents:
     def __init__(self, store: Store, settings: Settings, *, clock: Callable[[], int]):
         self.store = store
-        self.tags = Tags(settings.secrets.keys)
+        self.tags = Tags(settings.secrets.tagging_key)
         self.now_ms = clock
 
     def apply(self, event: DeliveryReport | InboundMessage) -> bool:

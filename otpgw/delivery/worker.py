@@ -54,7 +54,8 @@ class DeliveryWorker:
         configured_host_bound = frozenset(host_bound) | _host_bound_names(settings)
         self.dispatcher = Dispatcher(
             store=store, transports=self.transports, router=Router(settings.routes),
-            sealer=Sealer(settings.secrets.keys), tokens=CallbackTokens(settings.secrets.keys),
+            sealer=Sealer(settings.secrets.keys, settings.secrets.known),
+            tokens=CallbackTokens(settings.secrets.known),
             host_bound=configured_host_bound, public_url=settings.public_url,
             max_retries=settings.delivery.max_retries, retry_base=settings.delivery.retry_base, clock=self.now_ms)
         self._next_claim = 0.0

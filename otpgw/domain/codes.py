@@ -10,9 +10,13 @@ for its own id); a new send for a phone by the same client deletes that client's
 digest, so two digests of one phone and client never coexist, and the client in the MAC
 keeps equal codes of different clients from showing equal digests in a dump.
 
-Key rotation: new codes use the first key; every configured key is tried on verify.
-Phone tags use the *last* (oldest) key, so adding a new key keeps every phone's
-counters and lockouts; removing the oldest key re-keys them (do it after a day).
+Key rotation: a digest is stored with the id of the key that made it (``kid:hex``, the
+kid a fingerprint of the key, never the key). New codes use the first signing key; a
+verify computes one candidate per key this process knows, and the verify script compares
+only the candidate of the stored kid. A code made under a key this process does not know
+(a newer process in a rolling restart) is answered "try again" without spending an
+attempt, instead of "invalid". Identity tags use one key that stays fixed across a
+rotation (``Tags``), so counters and lockouts survive it.
 """
 from __future__ import annotations
 
@@ -62,20 +66,37 @@ def code_digest(key: bytes, phone_tag: str, client: str, code: str) -> str:
     return _mac(key, "otpgw-code", phone_tag, client, code).hex()
 
 
-def candidate_digests(keys: list[bytes], phone_tag: str, client: str, code: str) -> list[str]:
-    """The digest of ``code`` under every key, newest first, for rotation on verify."""
-    return [code_digest(key, phone_tag, client, code) for key in keys]
+def key_id(secret: str) -> str:
+    """A short public fingerprint of a secret key (8 hex characters), stored beside what it made."""
+    return hashlib.sha256(b"otpgw-kid\x00" + secret.encode()).hexdigest()[:8]
+
+
+class CodeKeys:
+    """The keys that make and check code digests: the first signs, all check."""
+
+    def __init__(self, signing: tuple[str, ...], known: tuple[str, ...]):
+        self._signing = (key_id(signing[0]), signing[0].encode())
+        self._known = [(key_id(k), k.encode()) for k in known]
+
+    def digest(self, phone_tag: str, client: str, code: str) -> str:
+        """``kid:hex`` of a new code, under the signing key."""
+        kid, key = self._signing
+        return f"{kid}:{code_digest(key, phone_tag, client, code)}"
+
+    def candidates(self, phone_tag: str, client: str, code: str) -> list[str]:
+        """``kid:hex`` of a submitted code under every known key."""
+        return [f"{kid}:{code_digest(key, phone_tag, client, code)}" for kid, key in self._known]
 
 
 class Tags:
-    """Keyed tags of every identity otpgw keeps in Redis keys.
+    """Keyed tags of every identity otpgw keeps in Redis keys, under one fixed key.
 
-    Tags use the *last* (oldest) secret key, so adding a new key keeps every phone's
-    counters and lockouts; removing the oldest key re-keys them (do it after a day).
+    The tag key (``OTPGW_TAG_KEY``, by default the last of the secret keys) must be the
+    same in every process: a phone's counters, lockouts and codes live under its tag.
     """
 
-    def __init__(self, secret_keys: tuple[str, ...]):
-        self._key = secret_keys[-1].encode()
+    def __init__(self, tag_key: str):
+        self._key = tag_key.encode()
 
     def phone(self, e164: str) -> str:
         return identity_tag(self._key, "phone", e164)

@@ -58,6 +58,7 @@ class VerifyOutcome(str, enum.Enum):
     MAX_ATTEMPTS = "max_attempts"
     ALREADY_USED = "already_used"
     CANCELED = "canceled"
+    KEY_UNKNOWN = "key_unknown"  # made under a secret key this process does not have (yet)
 
 
 class Lane(str, enum.Enum):

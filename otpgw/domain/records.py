@@ -26,6 +26,7 @@ class SendLimits:
     country_cap: int
     prefix_cap: int
     retention_ms: int  # how long the record outlives the code
+    lockout_per_client: bool = True  # a client's failures lock the phone for that client only
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class VerifyLimits:
     lockout_max_ms: int
     ip_window_ms: int
     ip_max: int
+    lockout_per_client: bool = True
 
     @property
     def level_memory_ms(self) -> int:

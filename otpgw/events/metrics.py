@@ -24,6 +24,8 @@ from prometheus_client import (
 SENDS = Counter("otpgw_sends_total", "Send requests by outcome.", ["outcome"])
 VERIFIES = Counter("otpgw_verifies_total", "Verify requests by outcome (the verify reason).", ["outcome"])
 REFUSALS = Counter("otpgw_limit_refusals_total", "Requests refused by a limit, by limit name.", ["limit"])
+NUMBER_TYPE_REFUSALS = Counter("otpgw_number_type_refusals_total",
+                               "Sends refused for the number's type (premium_rate, fixed_line...).", ["number_type"])
 LOCKOUTS = Counter("otpgw_lockouts_total", "Lockouts started, by scope (phone or user_ref).", ["scope"])
 DELIVERIES = Counter("otpgw_deliveries_total", "Delivery outcomes by transport and status.", ["transport", "status"])
 RETRIES = Counter("otpgw_delivery_retries_total", "Failed attempts that will be tried again, by transport.",

@@ -12,13 +12,13 @@ from typing import Callable
 from ..config import Settings
 from ..delivery.router import Router
 from ..domain import codes
-from ..domain.codes import Tags
+from ..domain.codes import CodeKeys, Tags
 from ..domain.outcomes import CodeStatus, Refusal, VerifyOutcome
 from ..domain.phones import Phone, parse_phone
 from ..domain.records import Attempt, AttemptOutcome, NewCode, SendOutcome
 from ..domain.sealing import Sealer
 from ..domain.templates import render, resolve_locale
-from ..errors import Gone, InvalidRequest, Locked, NotFound, OptedOut, RateLimited
+from ..errors import Gone, InvalidRequest, KeyUnavailable, Locked, NotFound, OptedOut, RateLimited
 from ..events import metrics
 from ..events.audit import audit
 from ..store import CodeStore
@@ -40,9 +40,9 @@ class OtpService:
         self.clock = clock
         self.policy = Policy(settings)
         self.router = Router(settings.routes)
-        self.sealer = Sealer(settings.secrets.keys)
-        self.tags = Tags(settings.secrets.keys)
-        self._keys = [k.encode() for k in settings.secrets.keys]
+        self.sealer = Sealer(settings.secrets.keys, settings.secrets.known)
+        self.tags = Tags(settings.secrets.tagging_key)
+        self.keys = CodeKeys(settings.secrets.keys, settings.secrets.known)
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -78,11 +78,11 @@ class OtpService:
         limits, prefix = self.policy.send_limits(phone)
         return NewCode(
             code_id=codes.new_id(phone_tag), phone_tag=phone_tag,
-            digest=codes.code_digest(self._keys[0], phone_tag, client, code), country=phone.country,
+            digest=self.keys.digest(phone_tag, client, code), country=phone.country,
             client=client, transport=self.router.first(phone, text),
             sealed=self.sealer.seal({"to": phone.e164, "text": text}), now_ms=self.now_ms(), ttl_ms=ttl * 1000,
             locale=locale, limits=limits, user_tag=self.tags.user(client, request.user_ref),
-            ip_tag=self.tags.ip(request.client_ip), prefix=prefix)
+            ip_tag=self.tags.ip(self.policy.client_network(request.client_ip)), prefix=prefix)
 
     # -- verify ---------------------------------------------------------------------
     def verify(self, request: VerifyRequest, client: str) -> VerifyResult:
@@ -95,9 +95,9 @@ class OtpService:
             phone_tag = codes.tag_of(code_id)
         result = self.codes.verify(Attempt(
             phone_tag=phone_tag, code_id=code_id, client=client, now_ms=self.now_ms(),
-            candidates=codes.candidate_digests(self._keys, phone_tag, client, request.code),
+            candidates=self.keys.candidates(phone_tag, client, request.code),
             limits=self.policy.verify_limits(), user_tag=self.tags.user(client, request.user_ref),
-            ip_tag=self.tags.ip(request.client_ip)))
+            ip_tag=self.tags.ip(self.policy.client_network(request.client_ip))))
         audit("otp.verify", code_id=result.code_id, client=client, outcome=result.outcome.value, limit=result.limit)
         metrics.count(metrics.VERIFIES, result.outcome.value)
         if result.lock_started:
@@ -160,4 +160,6 @@ def _answer(result: AttemptOutcome) -> VerifyResult:
     if outcome is VerifyOutcome.RATE_LIMITED:
         raise RateLimited(f"too many verifications ({result.limit})", retry_after_ms=result.retry_after_ms,
                           details={"limit": result.limit})
+    if outcome is VerifyOutcome.KEY_UNKNOWN:  # a newer process made it; another one can check it
+        raise KeyUnavailable(details=details)
     raise Gone(_GONE_MESSAGES[outcome], code=outcome.value, details=details)

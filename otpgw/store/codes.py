@@ -38,7 +38,8 @@ class CodeStore:
     @guard
     def issue(self, new: NewCode) -> SendOutcome:
         k, tag, limits = self.keys, new.phone_tag, new.limits
-        keys = dict(phone_lock=k.phone(tag, "lock"), user_lock=k.user(new.user_tag, "lock"),
+        scope = new.client if limits.lockout_per_client else ""
+        keys = dict(phone_lock=k.lockout(tag, "lock", scope), user_lock=k.user(new.user_tag, "lock"),
                     opt_out=k.phone(tag, "optout"), cooldown=k.phone(tag, "cooldown"), sends=k.phone(tag, "sends"),
                     ip_sends=k.client_ip(new.ip_tag, "send"), country_day=k.country_day(new.country, new.day),
                     prefix_day=k.prefix_day(new.prefix, new.day), codes=k.codes(tag), purge=k.purge(tag),
@@ -58,8 +59,9 @@ class CodeStore:
     @guard
     def verify(self, attempt: Attempt) -> AttemptOutcome:
         k, tag, limits = self.keys, attempt.phone_tag, attempt.limits
-        keys = dict(codes=k.codes(tag), digest=k.digest(tag, attempt.client), phone_lock=k.phone(tag, "lock"),
-                    phone_fails=k.phone(tag, "fails"), phone_level=k.phone(tag, "level"),
+        scope = attempt.client if limits.lockout_per_client else ""
+        keys = dict(codes=k.codes(tag), digest=k.digest(tag, attempt.client), phone_lock=k.lockout(tag, "lock", scope),
+                    phone_fails=k.lockout(tag, "fails", scope), phone_level=k.lockout(tag, "level", scope),
                     ip_verifies=k.client_ip(attempt.ip_tag, "verify"), user_lock=k.user(attempt.user_tag, "lock"),
                     user_fails=k.user(attempt.user_tag, "fails"), user_level=k.user(attempt.user_tag, "level"))
         args = dict(now=attempt.now_ms, id=attempt.code_id, client=attempt.client, user=attempt.user_tag,

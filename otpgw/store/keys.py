@@ -40,8 +40,12 @@ class KeySpace:
         return self.key(phone_tag, f"digest:{client}")
 
     def phone(self, phone_tag: str, kind: str) -> str:
-        """kind: lock, fails, level, cooldown, sends, optout (shared by every client)."""
+        """kind: cooldown, sends, optout (shared by every client)."""
         return self.key(phone_tag, kind)
+
+    def lockout(self, phone_tag: str, kind: str, client: str = "") -> str:
+        """kind: lock, fails, level; per API client unless ``client`` is '' (a global scope)."""
+        return self.key(phone_tag, f"{kind}:{client}" if client else kind)
 
     # -- other identities ----------------------------------------------------------------
     def user(self, user_tag: str, kind: str) -> str:

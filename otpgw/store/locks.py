@@ -17,11 +17,18 @@ class LockStore:
         self.scripts = scripts
 
     @guard
-    def release(self, scope: str, tag: str) -> bool:
-        """scope is 'phone' or 'user'; clears the lock, the failure count and the level."""
-        build = self.keys.phone if scope == "phone" else self.keys.user
-        keys = dict(lock=build(tag, "lock"), fails=build(tag, "fails"), level=build(tag, "level"))
-        return bool(self.scripts.release_lock(keys=keys, args={}))
+    def release(self, scope: str, tag: str, clients: tuple[str, ...] = ()) -> bool:
+        """scope is 'phone' or 'user'; clears the lock, the failure count and the level. A
+        phone's lockouts are released for each of ``clients`` and in the global scope."""
+        if scope == "user":
+            builds = [lambda kind: self.keys.user(tag, kind)]
+        else:
+            builds = [lambda kind, c=c: self.keys.lockout(tag, kind, c) for c in ("", *clients)]
+        released = False
+        for build in builds:
+            keys = dict(lock=build("lock"), fails=build("fails"), level=build("level"))
+            released = bool(self.scripts.release_lock(keys=keys, args={})) or released
+        return released
 
     @guard
     def set_opt_out(self, phone_tag: str, opted_out: bool) -> None:

@@ -27,6 +27,7 @@ from .base import (
     Transport,
     TransportError,
     TransportHealth,
+    TransportRefusedError,
 )
 
 TRANSPORTS = {
@@ -43,7 +44,7 @@ TRANSPORTS = {
 __all__ = ["TRANSPORTS", "CallbackRequest", "CallbackResult", "CallbackTokens", "DeliveryReport", "Event",
            "ForgedCallbackError", "InboundMessage", "Message", "OutcomeUnknownError", "PermanentTransportError",
            "Receipt", "Sink", "TemporaryTransportError", "ThrottledError", "Transport", "TransportError",
-           "TransportHealth", "build_transport", "transport_class"]
+           "TransportHealth", "TransportRefusedError", "build_transport", "transport_class"]
 
 
 def transport_class(type_name: str, *, setting: str = "OTPGW_TRANSPORT") -> type[Transport]:

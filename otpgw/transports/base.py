@@ -36,13 +36,15 @@ Sink = Callable[[Event], None]
 
 
 class TransportError(Exception):
-    """The message was not accepted. ``retryable``: may a later attempt succeed?
+    """The message was not accepted. ``retryable``: may a later attempt here succeed?
+    ``failover``: may another transport of the route succeed?
 
     ``code`` is the carrier's own error code ('' if none) and is shown with the
     failure on the code's delivery record.
     """
 
     retryable = True
+    failover = True
 
     def __init__(self, message: str, *, retryable: bool | None = None, code: str = ""):
         super().__init__(message)
@@ -58,9 +60,19 @@ class TemporaryTransportError(TransportError):
 
 
 class PermanentTransportError(TransportError):
-    """Unknown number, rejected content, a carrier 4xx: retrying cannot help."""
+    """Unknown number, rejected content: no attempt anywhere can help."""
 
     retryable = False
+    failover = False
+
+
+class TransportRefusedError(TransportError):
+    """This transport will not take the message (credentials refused, no credit, a
+    destination its account cannot reach): retrying it cannot help, but another transport
+    of the route may, so a misconfigured carrier never fails a deliverable message."""
+
+    retryable = False
+    failover = True
 
 
 class ThrottledError(TemporaryTransportError):
@@ -174,7 +186,7 @@ class Transport(abc.ABC):
         """Release connections or devices."""
 
 
-__all__ = ["CallbackRequest", "CallbackResult", "CallbackTokens", "DeliveryReport", "Event",
+__all__ = ["TransportRefusedError", "CallbackRequest", "CallbackResult", "CallbackTokens", "DeliveryReport", "Event",
            "ForgedCallbackError", "InboundMessage", "Message", "Options", "OutcomeUnknownError",
            "PermanentTransportError", "Receipt", "Sink", "TemporaryTransportError", "ThrottledError",
            "Transport", "TransportError", "TransportHealth"]

@@ -24,12 +24,13 @@ def _base(name: str, probes: Probes) -> Flask:
     return app
 
 
-def init_api(name: str, probes: Probes, *, max_body_bytes: int) -> Flask:
+def init_api(name: str, probes: Probes, *, max_body_bytes: int, body_timeout: float) -> Flask:
     """The API app: health plus the /otp blueprint (services are put in by the caller)."""
     from . import otp
 
     app = _base(name, probes)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+    app.config["otpgw.body_timeout"] = body_timeout
     app.register_blueprint(otp.bp)
     return app
 

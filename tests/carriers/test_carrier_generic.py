@@ -106,7 +106,7 @@ class TestJsonDialect:
 
     def test_refused_credentials_fail_over_by_the_common_rule(self, make_http, make_message):
         error = _fail(make_http(request__auth={"type": "bearer", "token": "wrong"}), make_message("acme"))
-        assert error.retryable and not isinstance(error, PermanentTransportError) and error.code == "AUTH"
+        assert error.failover and not isinstance(error, PermanentTransportError) and error.code == "AUTH"
 
     def test_429_throttles_with_retry_after(self, make_http, generic_carrier, make_message):
         generic_carrier.fail_next(Fault.throttled("4"))

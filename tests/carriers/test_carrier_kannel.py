@@ -16,6 +16,7 @@ from otpgw.transports.base import (
     PermanentTransportError,
     TemporaryTransportError,
     ThrottledError,
+    TransportRefusedError,
 )
 from otpgw.transports.http.client import ClientOptions
 from otpgw.transports.http.kannel import KannelTransport
@@ -98,8 +99,8 @@ class TestRealKannel:
         with pytest.raises(ForgedCallbackError):
             transport.handle_callback(callback.request(url=forged_url), tokens)
 
-    def test_a_wrong_password_is_refused_for_good(self, kannel, make_kannel, make_message):
-        with pytest.raises(PermanentTransportError) as caught:
+    def test_a_wrong_password_makes_the_route_fail_over(self, kannel, make_kannel, make_message):
+        with pytest.raises(TransportRefusedError) as caught:
             make_kannel(kannel.sendsms_url, password="wrong").send(make_message("kn"))
         assert caught.value.code == "403" and "Authorization failed" in str(caught.value)
 

@@ -22,6 +22,7 @@ from otpgw.transports.base import (
     TemporaryTransportError,
     ThrottledError,
     TransportError,
+    TransportRefusedError,
 )
 from otpgw.transports.http.client import ClientOptions
 from otpgw.transports.http.twilio import TwilioTransport
@@ -130,7 +131,7 @@ class TestTwilioRefusals:
 
     def test_refused_credentials_fail_over_instead_of_failing_the_message(self, make_twilio, make_message):
         error = _send_and_fail(make_twilio(auth_token="wrong-token"), make_message("tw"))
-        assert error.retryable and not isinstance(error, PermanentTransportError)
+        assert isinstance(error, TransportRefusedError) and error.failover and not error.retryable
         assert error.code == "20003"
 
     def test_throttling_pauses_for_the_seconds_in_retry_after(self, twilio, twilio_carrier, make_message):

@@ -19,6 +19,7 @@ from otpgw.transports.base import (
     TemporaryTransportError,
     ThrottledError,
     TransportError,
+    TransportRefusedError,
 )
 from otpgw.transports.http.client import ClientOptions
 from otpgw.transports.http.vonage import VonageTransport
@@ -124,12 +125,12 @@ class TestVonageRefusals:
                                                                            make_message, status):
         vonage_carrier.fail_next(VonageCarrier.refusal(status))
         error = _fail(vonage, make_message("vn"))
-        assert error.retryable and not isinstance(error, (PermanentTransportError, ThrottledError))
+        assert isinstance(error, TransportRefusedError) and error.failover
         assert error.code == status
 
-    def test_wrong_credentials_are_status_4_and_retryable(self, make_vonage, make_message):
+    def test_wrong_credentials_are_status_4_and_fail_over(self, make_vonage, make_message):
         error = _fail(make_vonage(api_secret="wrong"), make_message("vn"))
-        assert (error.code, error.retryable) == ("4", True)
+        assert (error.code, error.failover) == ("4", True)
         assert "Bad Credentials" in str(error)
 
     def test_a_part_refused_after_another_was_accepted_decides(self, vonage, vonage_carrier, make_message):

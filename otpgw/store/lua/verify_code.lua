@@ -14,7 +14,7 @@
 --   id               the code's id ('' = the newest code of this phone and client)
 --   client           the calling client
 --   user             the user_ref tag given ('' = none)
---   candidates       HMACs of the submitted code, one per secret key, comma-separated
+--   candidates       kid:HMAC of the submitted code under each key this process knows, comma-separated
 --   max_attempts     attempts per code
 --   threshold        failures before a lockout
 --   window           failure window (ms)
@@ -25,8 +25,9 @@
 --   ip_max           verifies allowed per IP per window (0 = no IP or no limit)
 -- Returns {outcome, id, attempts_left, retry_after_ms, limit_name}; outcome is one of
 -- approved, invalid, not_found, locked, rate_limited, expired, max_attempts,
--- already_used, canceled. An invalid attempt that starts a lockout returns 'locked' with
--- a sixth element 1.
+-- already_used, canceled, key_unknown (the code was made under a key the caller does
+-- not know: nothing is counted). An invalid attempt that starts a lockout returns
+-- 'locked' with a sixth element 1.
 local now = tonumber(A.now)
 local max_attempts = tonumber(A.max_attempts)
 
@@ -66,16 +67,24 @@ end
 if rec.status == 'approved' then return {'already_used', id, 0, 0, ''} end
 if rec.status ~= 'pending' then return {rec.status, id, 0, 0, ''} end
 
+-- The stored digest is kid:hex; only the candidate under the same key can match.
+local kid = string.match(stored, '^([^:]+):') or ''
+local known, matched = false, false
+for candidate in string.gmatch(A.candidates, '[^,]+') do
+  if string.sub(candidate, 1, #kid + 1) == kid .. ':' then
+    known, matched = true, candidate == stored
+  end
+end
+if not known then return {'key_unknown', id, max_attempts - attempts, 0, ''} end
+
 attempts = attempts + 1
 rec.attempts = attempts
-for candidate in string.gmatch(A.candidates, '[^,]+') do
-  if candidate == stored then
-    rec.status, rec.ended_at = 'approved', now
-    save_record(K.codes, id, rec)
-    redis.call('DEL', K.digest, K.phone_fails)
-    if A.user ~= '' then redis.call('DEL', K.user_fails) end
-    return {'approved', id, max_attempts - attempts, 0, ''}
-  end
+if matched then
+  rec.status, rec.ended_at = 'approved', now
+  save_record(K.codes, id, rec)
+  redis.call('DEL', K.digest, K.phone_fails)
+  if A.user ~= '' then redis.call('DEL', K.user_fails) end
+  return {'approved', id, max_attempts - attempts, 0, ''}
 end
 
 local left = max_attempts - attempts

@@ -19,7 +19,13 @@ from __future__ import annotations
 
 import enum
 
-from ..base import OutcomeUnknownError, PermanentTransportError, TemporaryTransportError, TransportError
+from .state import SimState
+from ..base import (
+    OutcomeUnknownError,
+    PermanentTransportError,
+    TemporaryTransportError,
+    TransportError,
+)
 
 PERMANENT_CMS = frozenset({1, 8, 10, 21, 28, 29, 30, 50, 69, 95, 96, 97, 98, 99, 111, 127,
                            *range(0x80, 0xC0), 0xC1, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 304, 305})
@@ -86,6 +92,10 @@ class SimError(ModemError):
     """The SIM needs a human: a PIN we do not have, a wrong PIN, a PUK, no SIM."""
 
     fault = Fault.SIM
+
+    def __init__(self, message: str, state: SimState):
+        super().__init__(message)
+        self.state = state
 
 
 class RegistrationError(ModemError):

@@ -21,9 +21,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ...domain.textcodec import Encoding, encoding_for, septet_length, split_segments, ucs2_units
+from ...domain.textcodec import (
+    Encoding,
+    encoding_for,
+    septet_length,
+    split_segments,
+    ucs2_units,
+)
 from . import userdata
-from .address import Address, PduError, decode_address, decode_smsc, decode_timestamp, encode_address, encode_smsc
+from .address import (
+    Address,
+    PduError,
+    decode_address,
+    decode_smsc,
+    decode_timestamp,
+    encode_address,
+    encode_smsc,
+)
 from .userdata import Concat, UserData
 
 MTI_DELIVER, MTI_SUBMIT, MTI_STATUS_REPORT = 0b00, 0b01, 0b10

@@ -12,7 +12,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ...domain.textcodec import Encoding, encode_ucs2, pack_septets, septet_length, unpack_septets
+from ...domain.textcodec import (
+    Encoding,
+    encode_ucs2,
+    pack_septets,
+    septet_length,
+    unpack_septets,
+)
 from .address import PduError
 
 CONCAT_8BIT, CONCAT_16BIT = 0x00, 0x08

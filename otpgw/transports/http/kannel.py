@@ -19,7 +19,8 @@ or ``coding=2`` (UCS-2) when the text is not GSM-7; ``validity`` in *minutes* (K
 ``dlr-mask``; and a ``dlr-url`` (see below). Kannel answers ``202 0: Accepted for
 delivery`` or ``202 3: Queued for later delivery`` and no message id, so the receipt
 has no carrier ids and counts the parts here. A 2xx with another body may still have
-been accepted (``OutcomeUnknownError``); 403 (authorization failed) and other 4xx are
+been accepted (``OutcomeUnknownError``); 403 (authorization failed) means this Kannel
+will not take it (``TransportRefusedError``: the worker fails over), other 4xx are
 permanent; 5xx (503: try again later) are temporary. Kannel de-duplicates nothing: a
 retry after an unknown outcome may send the text twice.
 
@@ -58,8 +59,8 @@ from ..base import (
     InboundMessage,
     Message,
     OutcomeUnknownError,
-    PermanentTransportError,
     Receipt,
+    TransportRefusedError,
 )
 from .callbacks import check_token, e164, raw_query_bytes, status_url
 from .carrier import Clock, HttpCarrierTransport, secret_option, url_option
@@ -125,8 +126,8 @@ class KannelTransport(HttpCarrierTransport):
         if reply.ok:
             raise OutcomeUnknownError(f"{self.name}: Kannel answered HTTP {reply.status} {answer!r}; "
                                       "it may have accepted the message")
-        if reply.status == 403:  # authorization failed (or sender refused): no retry can pass it
-            raise PermanentTransportError(f"{self.name}: Kannel refused the request ({answer})", code="403")
+        if reply.status == 403:  # authorization failed (or sender refused): another carrier may take it
+            raise TransportRefusedError(f"{self.name}: Kannel refused the request ({answer})", code="403")
         raise refusal(self.name, reply, self.clock(), code=str(reply.status), reason=answer)
 
     def handle_callback(self, request: CallbackRequest, tokens: CallbackTokens) -> CallbackResult:

@@ -7,7 +7,7 @@ The rule, by who is at fault (a profile may name its own codes as one or the oth
   transport for every worker;
 - the carrier is down (5xx): ``TemporaryTransportError``;
 - the carrier side is misconfigured (credentials refused 401/403, no credit 402, wrong
-  account or URL 404, a proxy 407, a redirect): ``TransportError(retryable=True)``, so
+  account or URL 404, a proxy 407, a redirect): ``TransportRefusedError``, so
   the worker fails over: a carrier we cannot use must not fail a message another
   carrier could deliver;
 - anything else the carrier refused (4xx: an invalid number, rejected content):
@@ -28,6 +28,7 @@ from ..base import (
     TemporaryTransportError,
     ThrottledError,
     TransportError,
+    TransportRefusedError,
 )
 from .client import Reply
 
@@ -64,7 +65,7 @@ def refusal(name: str, reply: Reply, now_s: float, *, code: str = "", reason: st
     if reply.status >= 500:
         return TemporaryTransportError(what, code=code)
     if reply.status in CARRIER_SIDE_STATUS or reply.status < 400:
-        return TransportError(what, retryable=True, code=code)
+        return TransportRefusedError(what, code=code)
     return PermanentTransportError(what, code=code)
 
 

@@ -158,14 +158,14 @@ class ReplyShape:
         if by_code:
             return by_code
         if reply.status in self.retryable_status:
-            return (TemporaryTransportError if reply.status >= 500 else TransportError)(what, code=code)
+            return TemporaryTransportError(what, code=code)
         if reply.status in self.permanent_status:
             return PermanentTransportError(what, code=code)
         return refusal(name, reply, now_s, code=code, reason=self._message(document))
 
     def _by_code(self, code: str, what: str) -> TransportError | None:
         if code and code in self.retryable_codes:
-            return TransportError(what, retryable=True, code=code)
+            return TemporaryTransportError(what, code=code)
         if code and code in self.permanent_codes:
             return PermanentTransportError(what, code=code)
         return None

@@ -57,6 +57,7 @@ from ..base import (
     Receipt,
     ThrottledError,
     TransportError,
+    TransportRefusedError,
 )
 from .callbacks import e164, header
 from .carrier import Clock, HttpCarrierTransport, secret_option, url_option
@@ -150,7 +151,7 @@ class TwilioTransport(HttpCarrierTransport):
             return ThrottledError(f"{self.name}: Twilio {code} ({reason})", code=code,
                                   retry_after=retry_after(reply.headers.get("retry-after"), self.clock()))
         if code in ACCOUNT_SIDE_CODES:
-            return TransportError(f"{self.name}: Twilio {code} ({reason})", retryable=True, code=code)
+            return TransportRefusedError(f"{self.name}: Twilio {code} ({reason})", code=code)
         error = refusal(self.name, reply, self.clock(), code=code, reason=reason)
         if isinstance(error, PermanentTransportError) and code:
             return PermanentTransportError(f"{self.name}: Twilio {code} ({reason})", code=code)

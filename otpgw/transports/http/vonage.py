@@ -28,7 +28,7 @@ invalid parameters, 6 invalid message or unknown prefix, 7 number barred, 12 too
 account's side (2 missing parameters, 4 credentials, 8 account barred, 9 no credit, 11
 HTTP not enabled, 14 bad signature, 15 sender not allowed, 23 bad callback, 29
 destination not whitelisted, 32 signature and secret both sent, and codes not listed)
--> ``TransportError(retryable=True)``, so the worker fails over. If some parts were
+-> ``TransportRefusedError``, so the worker fails over. If some parts were
 accepted and another refused, the refusal decides (the handset would get half a text).
 
 ``client-ref`` is echoed in delivery receipts but Vonage does not de-duplicate by it:
@@ -66,6 +66,7 @@ from ..base import (
     TemporaryTransportError,
     ThrottledError,
     TransportError,
+    TransportRefusedError,
 )
 from .callbacks import e164, fields
 from .carrier import Clock, HttpCarrierTransport, secret_option, url_option
@@ -151,7 +152,7 @@ class VonageTransport(HttpCarrierTransport):
             return TemporaryTransportError(what, code=status)
         if status in PERMANENT_STATUSES:
             return PermanentTransportError(what, code=status)
-        return TransportError(what, retryable=True, code=status)
+        return TransportRefusedError(what, code=status)
 
     def handle_callback(self, request: CallbackRequest, tokens: CallbackTokens) -> CallbackResult:
         params = self._authenticated(request)
