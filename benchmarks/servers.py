@@ -92,7 +92,7 @@ def server_env(args: argparse.Namespace, worker_class: str, threads: int, redis_
     values: dict[str, Any] = {
         "bind": f"127.0.0.1:{port}", "workers": args.workers, "worker_class": worker_class, "threads": threads,
         "secret_keys": SECRET, "api_keys": f"{BENCH_CLIENT}:{BENCH_API_KEY}", "redis_url": redis_url,
-        "log_level": args.log_level, **BENCH_OVERRIDES}
+        "log_level": args.log_level, "health_port": free_port(), **BENCH_OVERRIDES}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTPGW_", "PROMETHEUS_MULTIPROC_DIR"))}
     env.update({"OTPGW_" + k.upper(): str(v) for k, v in values.items()})
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.request
 
 from .config import SettingsError, load_settings
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "unlock":
             cmd.add_argument("--user-ref", help="release a user_ref lockout instead of a phone's")
             cmd.add_argument("--client", help="API client name the user_ref belongs to")
+    drain = sub.add_parser("drain", help="preStop hook: close kept-alive connections, then wait")
+    drain.add_argument("--wait", type=float, default=5.0, help="seconds to wait after starting to drain")
     check = sub.add_parser("healthcheck", help="exit 0 if a local /healthz answers (container HEALTHCHECK)")
     check.add_argument("--url", action="append",
                        help="URL to probe (repeatable); default: the API port 8080, then the worker's health port")
@@ -128,7 +131,9 @@ def operator(args: argparse.Namespace) -> int:
 def healthcheck(args: argparse.Namespace) -> int:
     """Healthy if any probed URL answers 200: one image serves both API and worker containers."""
     worker_port = os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")
-    urls = args.url or ["http://127.0.0.1:8080/healthz", f"http://127.0.0.1:{worker_port}/healthz"]
+    master_port = os.environ.get("OTPGW_HEALTH_PORT", "8079")
+    urls = args.url or [f"http://127.0.0.1:{master_port}/healthz", "http://127.0.0.1:8080/healthz",
+                        f"http://127.0.0.1:{worker_port}/healthz"]
     for url in urls:
         try:
             with urllib.request.urlopen(url, timeout=3) as reply:
@@ -146,7 +151,18 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-COMMANDS = {"serve": serve, "worker": worker, "dev": dev, "unlock": operator, "opt-out": operator,
+def drain(args: argparse.Namespace) -> int:
+    """Mark the pod as draining (every response says Connection: close), then wait, so the
+    load balancer stops sending before SIGTERM and no kept-alive connection is reset."""
+    from .serving import DRAIN_FILE
+
+    with open(DRAIN_FILE, "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(max(0.0, args.wait))
+    return 0
+
+
+COMMANDS = {"drain": drain, "serve": serve, "worker": worker, "dev": dev, "unlock": operator, "opt-out": operator,
             "opt-in": operator, "healthcheck": healthcheck}
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ bind = os.environ.get("OTPGW_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("OTPGW_WORKERS", multiprocessing.cpu_count()))
 worker_class = os.environ.get("OTPGW_WORKER_CLASS", "gevent")
 threads = int(os.environ.get("OTPGW_THREADS", "1"))
-worker_connections = int(os.environ.get("OTPGW_WORKER_CONNECTIONS", "200"))
+worker_connections = int(os.environ.get("OTPGW_WORKER_CONNECTIONS", "1000"))  # greenlets are cheap
 timeout = int(os.environ.get("OTPGW_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("OTPGW_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("OTPGW_KEEPALIVE", "5"))
@@ -26,11 +26,34 @@ forwarded_allow_ips = os.environ.get("OTPGW_FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
 def on_starting(server):
-    """Start each run with an empty metrics directory (stale files would skew counters)."""
+    """Start each run with an empty metrics directory (stale files would skew counters),
+    and answer gunicorn's own errors in otpgw's JSON envelope."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if path:
         shutil.rmtree(path, ignore_errors=True)
         os.makedirs(path, exist_ok=True)
+    from otpgw.serving import install_error_writer
+
+    install_error_writer()
+
+
+def when_ready(server):
+    """Probes from the master, on their own port: stalled requests cannot starve them."""
+    from otpgw.serving import start_master_probes
+
+    start_master_probes(server)
+
+
+def pre_request(worker, req):
+    from otpgw.serving import close_when_draining
+
+    close_when_draining(req)
+
+
+def post_fork(server, worker):
+    from otpgw.serving import close_in_worker
+
+    close_in_worker()
 
 
 def child_exit(server, worker):

@@ -293,6 +293,15 @@ def worker_process(processes, redis_server, redis_client):
 class TestWorkerCommand:
     """``otpgw worker`` delivers queued codes, serves its probes and metrics, and stops on SIGTERM."""
 
+    def test_probe_address_is_a_setting(self, processes, redis_server, redis_client):
+        port = free_port()
+        env = child_env(OTPGW_SECRET_KEYS=SECRET, OTPGW_API_KEYS=f"app:{API_KEY}", OTPGW_REDIS_URL=redis_server.url,
+                        OTPGW_TRANSPORT="console", OTPGW_WORKER_HEALTH_PORT=str(port),
+                        OTPGW_WORKER_HEALTH_HOST="127.0.0.1")
+        process = processes([sys.executable, "-m", "otpgw.cli", "worker"], env)
+        wait_http(f"http://127.0.0.1:{port}/healthz", process=process)
+        assert listening_addresses(port) == {"127.0.0.1"}
+
     def test_probes_answer(self, worker_process):
         assert requests.get(f"{worker_process.base}/healthz", timeout=HTTP_TIMEOUT).status_code == 200
         ready = requests.get(f"{worker_process.base}/readyz", timeout=HTTP_TIMEOUT)

@@ -567,20 +567,29 @@ class TestIngress:
 class TestShutdown:
     """Pods leave Service endpoints before SIGTERM, then get the time to finish what they hold."""
 
-    def test_every_deployment_sleeps_in_pre_stop(self):
+    def test_every_deployment_drains_in_pre_stop(self):
         for d in render(MODEM).kind("Deployment"):
             c = d["spec"]["template"]["spec"]["containers"][0]
-            assert c["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"], d["metadata"]["name"]
+            assert c["lifecycle"]["preStop"]["exec"]["command"] == ["otpgw", "drain", "--wait", "5"], \
+                d["metadata"]["name"]
+
+    def test_api_probes_use_the_masters_own_port(self):
+        c = container(render(MINIMAL), "api")
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        assert ports == {"http": 8080, "probes": 8079} and env["OTPGW_HEALTH_PORT"] == "8079"
+        assert c["livenessProbe"]["httpGet"]["port"] == c["readinessProbe"]["httpGet"]["port"] == "probes"
 
     def test_the_grace_period_covers_pre_stop_and_gunicorn_graceful_timeout(self):
         docs = render(MODEM)
         api = docs.component("Deployment", "api")["spec"]["template"]["spec"]
         env = {e["name"]: e.get("value") for e in api["containers"][0]["env"]}
-        sleep = int(api["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+        sleep = int(api["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
         assert api["terminationGracePeriodSeconds"] > sleep + int(env["OTPGW_GRACEFUL_TIMEOUT"])
         for component in ("worker", "modem-worker"):
             pod = docs.component("Deployment", component)["spec"]["template"]["spec"]
-            assert pod["terminationGracePeriodSeconds"] > int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+            assert pod["terminationGracePeriodSeconds"] > int(
+                pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
 
     def test_a_grace_period_too_short_is_refused(self):
         err = render_error(merged(MINIMAL, {"api": {"terminationGracePeriodSeconds": 25}}))
@@ -624,14 +633,14 @@ class TestOneTemplate:
 class TestProbes:
     """Kubernetes asks /healthz whether to restart and /readyz whether to send traffic."""
 
-    def test_api_probes_hit_healthz_and_readyz_on_the_api_port(self):
+    def test_api_probes_hit_healthz_and_readyz_on_the_masters_probe_port(self):
         c = container(render(), "api")
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert c["startupProbe"]["httpGet"]["path"] == "/healthz"
-        assert ports[c["livenessProbe"]["httpGet"]["port"]] == 8080
-        assert ports[c["readinessProbe"]["httpGet"]["port"]] == 8080
+        assert ports[c["livenessProbe"]["httpGet"]["port"]] == 8079
+        assert ports[c["readinessProbe"]["httpGet"]["port"]] == 8079
 
     @pytest.mark.parametrize("component", ["worker", "modem-worker"])
     def test_worker_probes_hit_healthz_and_readyz_on_8081(self, component):
@@ -659,7 +668,7 @@ class TestProbes:
         docs = render()
         port = docs.component("Service", "api")["spec"]["ports"][0]
         assert port["targetPort"] == "http"
-        assert {p["name"] for p in container(docs, "api")["ports"]} == {"http"}
+        assert {p["name"] for p in container(docs, "api")["ports"]} == {"http", "probes"}
 
 
 class TestNotes:

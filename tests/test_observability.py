@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import signal
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,63 +29,18 @@ from conftest import (
     API_KEY,
     AUTH,
     PHONE,
-    SECRET,
-    free_port,
     operator,
     send,
     sent_code,
     verify,
 )
-from conftest import ChildProcess as Process
 
 PHONES = [f"+1415555{n:04d}" for n in range(2600, 2640)]
 HTTP_TIMEOUT = 10
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 
 
-# -- a gunicorn subprocess -------------------------------------------------------------
-
-
-def start_gunicorn(tmp_path, redis_url: str, worker_class: str, workers: int = 3, **extra: str) -> Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTPGW_") and k != "PROMETHEUS_MULTIPROC_DIR"}
-    port = free_port()
-    (tmp_path / "runtime").mkdir(exist_ok=True)
-    env.update(PYTHONUNBUFFERED="1", OTPGW_BIND=f"127.0.0.1:{port}", OTPGW_WORKERS=str(workers),
-               OTPGW_WORKER_CLASS=worker_class, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
-               OTPGW_SECRET_KEYS=SECRET, OTPGW_API_KEYS=f"app:{API_KEY}", OTPGW_REDIS_URL=redis_url,
-               OTPGW_TRANSPORT="fake",
-               XDG_RUNTIME_DIR=str(tmp_path / "runtime"),  # gunicorn's control socket: keep it ours
-               **extra)
-    process = Process([sys.executable, "-m", "gunicorn", "--config", "python:otpgw.gunicorn_conf",
-                       "otpgw.wsgi:application"], env)
-    process.base = f"http://127.0.0.1:{port}"
-    process.metrics_dir = tmp_path / "metrics"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{process.base}/healthz", timeout=HTTP_TIMEOUT).status_code == 200:
-                return process
-        except requests.ConnectionError:
-            pass
-        if process.proc.poll() is not None or time.monotonic() > deadline:
-            process.stop()
-            raise AssertionError(f"gunicorn did not start:\n{process.output[-4000:]}")
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def gunicorn(tmp_path, redis_server, redis_client):
-    """Start gunicorn through this; every instance is stopped at the end."""
-    started: list[Process] = []
-
-    def start(worker_class: str = "sync", workers: int = 3, **extra: str) -> Process:
-        process = start_gunicorn(tmp_path, redis_server.url, worker_class, workers, **extra)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+from support.gunicorn import gunicorn  # noqa: E402,F401  (the fixture)
 
 
 def post(base: str, path: str, body: dict, headers: dict | None = None) -> requests.Response:

@@ -34,7 +34,7 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 def client_network(text: str, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
     """The network ``text`` is counted under, as a string; ValueError for a zone id or junk."""
-    address = ipaddress.ip_address(text.strip())
+    address = ipaddress.ip_address(text)
     if isinstance(address, ipaddress.IPv6Address):
         if address.scope_id:
             raise ValueError("zone ids (%...) are not accepted")

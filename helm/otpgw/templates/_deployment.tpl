@@ -1,11 +1,13 @@
 {{- /* The one Deployment template every component renders through. */ -}}
 
-{{/* preStop hook: sleep while Services and Ingress controllers drop the pod's endpoint, so no new request meets a stopping server. */}}
+{{/* preStop hook: `otpgw drain` makes every answer say Connection: close (kept-alive
+connections end cleanly after a full answer), then waits while Services and Ingress
+controllers drop the pod's endpoint, so no new request meets a stopping server. */}}
 {{- define "otpgw.lifecycle" -}}
 {{- if gt (int .preStopSleepSeconds) 0 -}}
 preStop:
   exec:
-    command: ["sleep", {{ .preStopSleepSeconds | toString | quote }}]
+    command: ["otpgw", "drain", "--wait", {{ .preStopSleepSeconds | toString | quote }}]
 {{- end -}}
 {{- end -}}
 
@@ -19,6 +21,7 @@ scheduling stay the same shape everywhere. Call with a dict:
   args                the command line after `otpgw` (list)
   env                 the component's own EnvVar entries (list of dicts)
   port                the container port: (dict "name" "http" "containerPort" 8080)
+  probePort           optional: a port of its own for the probes (dict "name" "probes" "containerPort" 8079)
   spread              true: without values.affinity, a soft anti-affinity over nodes
   strategy            optional; default values.updateStrategy
   podSecurityContext  optional; default the shared one plus values.podSecurityContext
@@ -122,7 +125,12 @@ spec:
             - name: {{ .port.name }}
               containerPort: {{ .port.containerPort }}
               protocol: TCP
-          {{- include "otpgw.probes" (dict "values" $values "port" .port.name) | trim | nindent 10 }}
+            {{- with .probePort }}
+            - name: {{ .name }}
+              containerPort: {{ .containerPort }}
+              protocol: TCP
+            {{- end }}
+          {{- include "otpgw.probes" (dict "values" $values "port" (.probePort | default .port).name) | trim | nindent 10 }}
           {{- with include "otpgw.lifecycle" $values }}
           lifecycle:
             {{- . | nindent 12 }}

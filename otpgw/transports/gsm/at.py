@@ -168,8 +168,8 @@ class AtChannel:
             self._write(payload.encode("ascii") + CTRL_Z)
             try:
                 return self._finish(pending, timeout, resync=True)
-            except CommandTimeout as exc:
-                raise ReplyLost(f"no answer in {timeout:g} s after the PDU was submitted") from exc
+            except (CommandTimeout, PortError) as exc:  # the SMS may have left all the same
+                raise ReplyLost(f"no answer after the PDU was submitted ({exc})") from exc
 
     def write_raw(self, data: bytes) -> None:
         """Bytes with no reply expected (a reset command before the port is closed)."""

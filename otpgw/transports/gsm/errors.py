@@ -7,6 +7,9 @@ Annex E-2 (RP-cause), 128-255 from TS 23.040 §9.2.3.22 (TP-FCS) and defines 300
 
 - permanent: the number or the message is refused and resending cannot help
   (1 unassigned number, 21 transfer rejected, 96 invalid information, 304 bad PDU...);
+- refused: this SIM or its SMSC will not take it (8 and 10 barred, 50 not subscribed,
+  0xC1 no SMSC subscription, 0xC6/0xC7 validity format, 330 no SMSC address): never
+  retried here, but another transport of the route may deliver it;
 - temporary: the network is busy or out of reach (38, 41, 42, 47, 331, 332...), so the
   worker backs off or fails over;
 - modem trouble: the modem itself is unwell (300 ME failure, 500 unknown, a SIM error, a
@@ -19,19 +22,21 @@ from __future__ import annotations
 
 import enum
 
-from .state import SimState
 from ..base import (
     OutcomeUnknownError,
     PermanentTransportError,
     TemporaryTransportError,
     TransportError,
+    TransportRefusedError,
 )
+from .state import SimState
 
-PERMANENT_CMS = frozenset({1, 8, 10, 21, 28, 29, 30, 50, 69, 95, 96, 97, 98, 99, 111, 127,
-                           *range(0x80, 0xC0), 0xC1, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 304, 305})
+PERMANENT_CMS = frozenset({1, 21, 28, 29, 30, 95, 96, 97, 98, 99, 111, 127, *range(0x80, 0xC0), 0xC3, 0xC4, 0xC5,
+                           304, 305})
+REFUSED_CMS = frozenset({8, 10, 50, 69, 0xC1, 0xC6, 0xC7, 330})
 TEMPORARY_CMS = frozenset({17, 22, 27, 38, 41, 42, 47, 0xC0, 0xC2, 314, 331, 332})
 TROUBLE_CMS = frozenset({*range(0xD0, 0xD6), 0xFF, 300, 301, 302, 303, 310, 311, 312, 313, 315, 316, 317, 318,
-                         320, 321, 322, 330, 340, 500})
+                         320, 321, 322, 340, 500})
 TEMPORARY_CME = frozenset({30, 31, 32, 14})  # no network service, network timeout, emergency only, SIM busy
 
 
@@ -47,6 +52,7 @@ class Fault(enum.Enum):
     """What a failure means for the message and the modem; also the metric label ``kind``."""
 
     PERMANENT = "permanent"
+    REFUSED = "refused"
     TEMPORARY = "temporary"
     TROUBLE = "modem"
     TIMEOUT = "timeout"
@@ -123,6 +129,8 @@ def classify(family: Family, number: int | None) -> Fault:
     if family is Family.CMS and number is not None:
         if number in PERMANENT_CMS:
             return Fault.PERMANENT
+        if number in REFUSED_CMS:
+            return Fault.REFUSED
         return Fault.TROUBLE if number in TROUBLE_CMS else Fault.TEMPORARY
     if family is Family.CME and number in TEMPORARY_CME:
         return Fault.TEMPORARY
@@ -135,6 +143,8 @@ def transport_error(exc: ModemError, where: str) -> TransportError:
     code = exc.code if isinstance(exc, CommandError) else ""
     if exc.fault is Fault.PERMANENT:
         return PermanentTransportError(message, code=code)
+    if exc.fault is Fault.REFUSED:
+        return TransportRefusedError(message, code=code)
     if exc.fault is Fault.OUTCOME_UNKNOWN:
         return OutcomeUnknownError(message, code=code)
     return TemporaryTransportError(message, code=code)

@@ -13,6 +13,7 @@ bad message cannot block the storage.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -47,17 +48,15 @@ class Inbox:
             slot = _SLOT.search(urc.line)
             if slot:
                 self._stored(session, slot.group(1), int(slot.group(2)))
-        elif urc.kind is UrcKind.MESSAGE:
-            self._direct(session, urc, "direct")
-        elif urc.kind is UrcKind.REPORT:
-            self._direct(session, urc, "")
+        elif urc.kind in (UrcKind.MESSAGE, UrcKind.REPORT):
+            self._direct(session, urc)
 
     def drain(self, session: ModemSession) -> None:
         """Messages and reports stored while nobody listened (PDU mode)."""
         if session.text_mode:
             return
         for index, head, body in session.listing(""):
-            self._process(session, "", index, lambda: pdu.decode(body, _last_int(head)))
+            self._process(session, "", index, functools.partial(pdu.decode, body, _last_int(head)))
 
     def expire(self) -> None:
         """Hand on inbound messages whose missing parts are overdue."""
@@ -73,8 +72,8 @@ class Inbox:
         if len(lines) < 2:
             return
         head, body = lines[0], lines[1]
-        decode = (lambda: textmode.message(head, body)) if session.text_mode else \
-            (lambda: pdu.decode(body, _last_int(head)))
+        decode = functools.partial(textmode.message, head, body) if session.text_mode else \
+            functools.partial(pdu.decode, body, _last_int(head))
         self._process(session, mem, index, decode)
 
     def _process(self, session: ModemSession, mem: str, index: int, decode: Callable[[], pdu.Decoded]) -> None:
@@ -87,7 +86,7 @@ class Inbox:
         if self._dispatch(decoded, f"{mem}{index}"):
             session.delete(mem, index)
 
-    def _direct(self, session: ModemSession, urc: Urc, slot: str) -> None:
+    def _direct(self, session: ModemSession, urc: Urc) -> None:
         try:
             if session.text_mode:
                 decoded = textmode.status_report(urc.line) if urc.kind is UrcKind.REPORT else \
@@ -98,7 +97,7 @@ class Inbox:
             log.warning("%s: undecodable %s dropped: %s", self.modem_id, urc.kind.value, exc)
             decoded = None
         if decoded is not None:
-            self._dispatch(decoded, slot or "direct")
+            self._dispatch(decoded, "direct")
         session.ack()
 
     def _dispatch(self, decoded: pdu.Decoded, slot: str) -> bool:

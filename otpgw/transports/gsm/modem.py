@@ -22,6 +22,7 @@ a row, capped at ``reopen_backoff_max``.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -43,7 +44,7 @@ from .pdu import split_text, submit_parts
 from .reports import DeliveryLedger, carrier_id
 from .session import ModemSession
 from .settings import ModemSettings
-from .state import ModemFacts, ModemState, Registration, SimState
+from .state import ModemFacts, ModemState, SimState, csq_dbm
 
 log = logging.getLogger("otpgw.transports.gsm")
 
@@ -86,7 +87,7 @@ class Modem:
 
     def stop(self) -> None:
         self._stop.set()
-        self._events.put((None, None))
+        self._events.put((None, 0.0, None))
         self._drop_session()  # fails a command in flight at once
         if self._thread.is_alive():
             self._thread.join(timeout=10)
@@ -121,26 +122,32 @@ class Modem:
         return Receipt(tuple(ids), len(ids), encoding_for(message.text))
 
     def _submit(self, session: ModemSession, message: Message) -> list[str]:
-        """The parts go out back to back under one lock, so a handset gets them together."""
+        """The parts go out back to back under one lock, so a handset gets them together.
+        The validity period is the code's life left, capped, never more."""
         validity = min(message.validity_s(self.clock_ms()), self.settings.validity_max)
         report = self.settings.status_reports
+        ids = []
         with self._send_lock:
-            if session.text_mode:
-                sends = [lambda part=part: session.send_text(message.destination, part, encoding_for(message.text),
-                                                             validity, report) for part in split_text(message.text)]
-            else:
-                self._concat_ref = (self._concat_ref + 1) % (1 << self.settings.concat_reference)
-                pdus = submit_parts(message.destination, message.text, reference=self._concat_ref,
-                                    wide=self.settings.concat_reference == 16, validity_s=validity, report=report,
-                                    smsc=self.settings.smsc, enhanced_validity=self.settings.enhanced_validity)
-                sends = [lambda part=part: session.send_pdu(part) for part in pdus]
-            ids = []
-            for send in sends:
+            for send in self._part_sends(session, message, validity, report):
                 mr = send()
                 if report:
                     self.ledger.remember(self.id, mr, message.destination, message.reference, validity)
                 ids.append(carrier_id(self.id, mr))
         return ids
+
+    def _part_sends(self, session: ModemSession, message: Message, validity: int,
+                    report: bool) -> list[Callable[[], int]]:
+        """One call per part, each returning its TP-MR. Text mode has no user data
+        header, so its parts travel as separate SMS."""
+        encoding = encoding_for(message.text)
+        if session.text_mode:
+            return [functools.partial(session.send_text, message.destination, part, encoding, validity, report)
+                    for part in split_text(message.text)]
+        self._concat_ref = (self._concat_ref + 1) % (1 << self.settings.concat_reference)
+        pdus = submit_parts(message.destination, message.text, reference=self._concat_ref,
+                            wide=self.settings.concat_reference == 16, validity_s=validity, report=report,
+                            smsc=self.settings.smsc, enhanced_validity=self.settings.enhanced_validity)
+        return [functools.partial(session.send_pdu, pdu) for pdu in pdus]
 
     @contextmanager
     def _counted(self) -> Iterator[None]:
@@ -161,7 +168,7 @@ class Modem:
         self._troubles += 1
         if self._troubles >= TROUBLE_LIMIT:
             self._troubles = 0
-            self._events.put((self._generation, Urc(UrcKind.LOST, "repeated send trouble")))
+            self._events.put((self._generation, time.monotonic(), Urc(UrcKind.LOST, "repeated send trouble")))
 
     # -- the supervisor thread ---------------------------------------------------------
 
@@ -178,7 +185,7 @@ class Modem:
                 return
             except _Restart as exc:
                 log.info("%s: %s", self.id, exc)
-            except ModemError as exc:
+            except Exception as exc:  # ModemError, or a reply no parser foresaw: never end supervision
                 if self._stop.is_set():
                     break
                 failures += 1
@@ -212,7 +219,7 @@ class Modem:
         self.facts.operator, self.facts.signal_dbm = session.operator(), session.signal()
         metrics.signal(self.transport, self.id, self.facts.signal_dbm)
         self.inbox.drain(session)
-        self.facts.last_error = ""
+        self.facts.last_error, self._reset_at = "", 0
         self._set(ModemState.READY)
         return session
 
@@ -226,7 +233,7 @@ class Modem:
             raise PortError(f"cannot open the port: {exc}") from exc
         self._generation += 1
         generation = self._generation
-        channel = AtChannel(port, lambda urc: self._events.put((generation, urc)), name=self.id,
+        channel = AtChannel(port, lambda urc: self._events.put((generation, time.monotonic(), urc)), name=self.id,
                             resync_timeout=min(2.0, self.settings.command_timeout))
         channel.start()
         session = ModemSession(channel, port, self.settings)
@@ -251,13 +258,18 @@ class Modem:
         raise _Restart("reset command sent")
 
     def _unlock(self, session: ModemSession) -> None:
-        state = session.sim_state()
+        """READY goes on; a PIN we lack or a PUK blocks for good; a SIM that is absent or
+        not ready yet (``+CPIN: NOT READY`` while booting) is tried again after a back-off."""
+        self.facts.sim = state = session.sim_state()
         if state is SimState.PIN_REQUIRED and self.settings.pin:
-            session.enter_pin(self.settings.pin)
-            state = self._sim_after_pin(session)
-        self.facts.sim = state
-        if state is not SimState.READY:
+            session.enter_pin(self.settings.pin)  # a refusal raises SimError: never sent twice
+            self.facts.sim = state = self._sim_after_pin(session)
+            if state is not SimState.READY:
+                raise ModemError(f"SIM took the PIN but is {state.value}")
+        if state in (SimState.PIN_REQUIRED, SimState.PUK_REQUIRED):
             raise SimError(f"SIM is {state.value}", state)
+        if state is not SimState.READY:
+            raise ModemError(f"SIM is {state.value}")
 
     def _sim_after_pin(self, session: ModemSession) -> SimState:
         """Some SIMs answer ``+CPIN: SIM PIN`` for a moment after the PIN took."""
@@ -281,13 +293,16 @@ class Modem:
         raise _Restart("stopping")
 
     def _serve(self, session: ModemSession) -> None:
-        next_check = time.monotonic() + self.settings.keepalive
+        """Events of this channel and the keepalive, until something ends the session. A
+        restart announced before READY was our own bring-up's (a reset), not news."""
+        ready_at = time.monotonic()
+        next_check = ready_at + self.settings.keepalive
         while not self._stop.is_set():
             try:
-                generation, urc = self._events.get(timeout=max(0.0, min(next_check - time.monotonic(), 1.0)))
+                generation, at, urc = self._events.get(timeout=max(0.0, min(next_check - time.monotonic(), 1.0)))
             except queue.Empty:
                 generation = urc = None
-            if urc is not None and generation == self._generation:
+            if urc is not None and generation == self._generation and not (urc.kind is UrcKind.BOOT and at < ready_at):
                 self._handle(session, urc)
             if time.monotonic() >= next_check:
                 self._keepalive(session)
@@ -299,9 +314,12 @@ class Modem:
             raise PortError(urc.line)
         if urc.kind is UrcKind.BOOT:
             raise _Restart(f"modem restarted ({urc.line})")
-        if urc.kind is UrcKind.SIGNAL:
-            return
-        if urc.kind in (UrcKind.MESSAGE_STORED, UrcKind.MESSAGE, UrcKind.REPORT, UrcKind.REPORT_STORED):
+        if urc.kind is UrcKind.SIGNAL:  # Huawei's ^RSSI: <rssi>, as +CSQ counts it
+            digits = urc.line.split(":", 1)[1].strip()
+            self.facts.signal_dbm = csq_dbm(int(digits)) if digits.isdigit() else self.facts.signal_dbm
+        elif urc.kind is UrcKind.REGISTRATION:
+            self._keepalive(session)  # check at once: a lost network makes the modem not ready
+        elif urc.kind in (UrcKind.MESSAGE_STORED, UrcKind.MESSAGE, UrcKind.REPORT, UrcKind.REPORT_STORED):
             self.inbox.handle(session, urc)
         else:
             log.debug("%s: %s", self.id, urc.kind.value)
@@ -316,12 +334,14 @@ class Modem:
             self._await_registration(session)
             self._set(ModemState.READY)
 
-    def _failed(self, exc: ModemError, failures: int) -> None:
+    def _failed(self, exc: Exception, failures: int) -> None:
         self.facts.failures = failures
-        if not isinstance(exc, _Restart):
-            self.facts.last_error = str(exc)
-            metrics.error(self.transport, self.id, exc.fault)
-        log.warning("%s: %s (failure %d in a row)", self.id, exc, failures)
+        self.facts.last_error = str(exc)
+        metrics.error(self.transport, self.id, exc.fault if isinstance(exc, ModemError) else Fault.TROUBLE)
+        if isinstance(exc, ModemError):
+            log.warning("%s: %s (failure %d in a row)", self.id, exc, failures)
+        else:
+            log.exception("%s: unexpected failure %d in a row", self.id, failures)
 
     def _blocked(self, exc: SimError) -> None:
         """The SIM needs a human: close the port and stay down until restarted."""

@@ -22,6 +22,7 @@ from .state import Registration, SimState, csq_dbm
 
 _CPIN = {"READY": SimState.READY, "SIM PIN": SimState.PIN_REQUIRED, "SIM PUK": SimState.PUK_REQUIRED}
 _INT = re.compile(r"-?\d+")
+_CMGS = re.compile(r"\+CMGS:\s*(\d+)")
 
 
 class ModemSession:
@@ -213,6 +214,7 @@ class ModemSession:
 
 def _mr(lines: list[str]) -> int:
     for line in lines:
-        if line.startswith("+CMGS:"):
-            return int(_INT.findall(line)[0]) % 256
+        found = _CMGS.match(line)
+        if found:
+            return int(found.group(1)) % 256
     raise ReplyLost("OK without +CMGS: the SMS may have left, its reference is unknown")
