@@ -174,7 +174,8 @@ class TestStoppingWorker:
             return receipt
 
     def test_rest_of_the_batch_goes_out_before_any_claim_timeout(self, make_app):
-        app = make_app(worker_block_ms=50)  # worker_claim_idle stays 60 s, as shipped
+        # worker_claim_idle stays 60 s, as shipped; one message at a time, so there is a rest
+        app = make_app(worker_block_ms=50, worker_concurrency=1)
         settings = app.extensions["otpgw.settings"]
         client = app.test_client()
         ids = [issue_id(client, f"+1415555{n:04d}") for n in range(2700, 2704)]

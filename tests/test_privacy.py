@@ -49,7 +49,7 @@ class Run:
 def run(make_app, redis_client, clock, caplog) -> Run:
     """Sends, wrong and right verifies, a cancel, a lockout, and a worker whose carrier fails twice."""
     caplog.set_level(logging.DEBUG)
-    app = make_app(clock=clock, lockout_threshold=3)
+    app = make_app(clock=clock, lockout_threshold=3, worker_concurrency=1)  # failures meet messages in order
     client = app.test_client()
     result = Run(redis_client)
 

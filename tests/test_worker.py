@@ -312,7 +312,7 @@ class TestGracefulStop:
             return receipt
 
     def test_stop_mid_batch_leaves_the_rest_for_another_worker(self, make_app, make_worker, threads):
-        app = make_app(worker_claim_idle=1, worker_block_ms=50)
+        app = make_app(worker_claim_idle=1, worker_block_ms=50, worker_concurrency=1)
         client = app.test_client()
         ids = [issue_id(client, phone) for phone in PHONES[:4]]
         stop = threading.Event()

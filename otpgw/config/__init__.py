@@ -31,6 +31,7 @@ from .sections import (
     NumberSettings,
     RedisSettings,
     SecretSettings,
+    TotpSettings,
     setting,
 )
 from .tables import RouteConfig, TransportConfig, parse_routes, parse_transports
@@ -61,6 +62,7 @@ class Settings:
     lockout: LockoutSettings = field(default_factory=LockoutSettings)
     numbers: NumberSettings = field(default_factory=NumberSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    totp: TotpSettings = field(default_factory=TotpSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     transports: Mapping[str, TransportConfig] = field(default_factory=lambda: MappingProxyType({}))
     routes: tuple[RouteConfig, ...] = ()

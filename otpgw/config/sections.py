@@ -205,9 +205,35 @@ class DeliverySettings:
     claim_idle: int = setting(60, p.integer(1, 3600), env="WORKER_CLAIM_IDLE")
     max_retries: int = setting(5, p.integer(0, 100), env="WORKER_MAX_RETRIES")
     retry_base: float = setting(2.0, p.number(0.01, 600), env="WORKER_RETRY_BASE")
+    concurrency: int = setting(32, p.integer(1, 512), env="WORKER_CONCURRENCY")
 
     def check(self, dev: bool) -> None:
         pass
+
+
+@dataclass(frozen=True)
+class TotpSettings:
+    """Authenticator-app codes (RFC 6238) and recovery codes, as new enrolments get them.
+
+    An enrolment keeps the digits, period and algorithm it was made with, so changing
+    them affects new enrolments only. Some authenticators (older Google Authenticator)
+    ignore ``digits``, ``period`` and ``algorithm``: keep 6, 30 and SHA1 unless every
+    authenticator your users have reads them. ``drift`` is the number of steps either
+    side of now that are still accepted (RFC 6238 section 5.2 allows one).
+    """
+
+    issuer: str = setting("otpgw", p.text(r"[^:]{1,64}", hint="1-64 characters, no colon"), env="TOTP_ISSUER")
+    digits: int = setting(6, p.integer(6, 8), env="TOTP_DIGITS")
+    period: int = setting(30, p.integer(15, 120), env="TOTP_PERIOD")
+    algorithm: str = setting("SHA1", p.text(choices=("SHA1", "SHA256", "SHA512"), upper=True), env="TOTP_ALGORITHM")
+    drift: int = setting(1, p.integer(0, 1), env="TOTP_DRIFT")
+    enroll_ttl: int = setting(900, p.integer(60, 86400), env="TOTP_ENROLL_TTL")
+    recovery_count: int = setting(10, p.integer(5, 20), env="RECOVERY_CODE_COUNT")
+    recovery_length: int = setting(10, p.integer(10, 20), env="RECOVERY_CODE_LENGTH")
+
+    def check(self, dev: bool) -> None:
+        if not self.issuer:
+            raise SettingsError("OTPGW_TOTP_ISSUER: name the issuer authenticator apps show, e.g. your brand")
 
 
 @dataclass(frozen=True)
@@ -229,5 +255,6 @@ SECTIONS = {
     "lockout": LockoutSettings,
     "numbers": NumberSettings,
     "delivery": DeliverySettings,
+    "totp": TotpSettings,
     "logging": LoggingSettings,
 }

@@ -23,12 +23,43 @@ ENCODINGS = tuple(e.value for e in Encoding)
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """How much a transport may carry, for every worker together (kept in Redis).
+
+    ``rate``: messages per second (0: no limit), with bursts of up to ``burst``; the
+    circuit breaker opens after ``breaker_failures`` failed attempts in a row, for
+    ``breaker_cooldown`` seconds (doubling on repeat, up to ten times that), then lets one
+    probe through. ``throttle_pause``: seconds to pause after a throttling reply that
+    named no time.
+    """
+
+    rate: float = 0.0
+    burst: int = 0
+    breaker_failures: int = 5
+    breaker_cooldown: float = 30.0
+    throttle_pause: float = 1.0
+
+    @classmethod
+    def read(cls, options: Options) -> "Capacity":
+        return cls(rate=options.float("rate", 0.0, low=0, high=100000),
+                   burst=options.int("burst", 0, low=0, high=100000),
+                   breaker_failures=options.int("breaker_failures", 5, low=1, high=1000),
+                   breaker_cooldown=options.float("breaker_cooldown", 30.0, low=0.1, high=3600),
+                   throttle_pause=options.float("throttle_pause", 1.0, low=0.01, high=3600))
+
+
+CAPACITY_KEYS = ("rate", "burst", "breaker_failures", "breaker_cooldown", "throttle_pause")
+
+
+@dataclass(frozen=True)
 class TransportConfig:
-    """One ``[transports.<name>]`` table: its type and the rest of its keys, unread."""
+    """One ``[transports.<name>]`` table: its type, its capacity (read here, the same for
+    every type) and the rest of its keys, unread: the transport class reads those."""
 
     name: str
     type: str
     options: Mapping[str, Any] = field(repr=False)  # credentials live here
+    capacity: Capacity = field(default_factory=Capacity)
 
     def reader(self) -> Options:
         """The options (without ``type``) to read, named ``transports.<name>``."""
@@ -60,8 +91,9 @@ def parse_transports(raw: Any) -> dict[str, TransportConfig]:
             raise SettingsError(f"transports.{name}: a name is 1-32 of a-z 0-9 _ -, starting with a letter or digit")
         if not isinstance(table, Mapping) or not table.get("type"):
             raise SettingsError(f"transports.{name}.type is required (e.g. twilio, vonage, kannel, http, modem)")
-        options = {k: v for k, v in table.items() if k != "type"}
-        result[str(name)] = TransportConfig(str(name), str(table["type"]), MappingProxyType(options))
+        options = {k: v for k, v in table.items() if k != "type" and k not in CAPACITY_KEYS}
+        capacity = Capacity.read(Options(f"transports.{name}", {k: table[k] for k in CAPACITY_KEYS if k in table}))
+        result[str(name)] = TransportConfig(str(name), str(table["type"]), MappingProxyType(options), capacity)
     return result
 
 

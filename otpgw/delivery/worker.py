@@ -6,6 +6,10 @@ worker claims it after ``worker_claim_idle`` seconds. A worker told to stop fini
 message in hand and hands the rest of its batch straight back to its lane, so another
 worker sends them at once instead of after the claim timeout.
 
+A worker sends up to ``worker_concurrency`` messages at once (threads: carriers answer
+in tens of milliseconds, and the send waits on the network, not on the CPU); a batch
+holds OTP messages before bulk ones.
+
 Which lanes a worker reads follows from the transports it owns (``lanes.lanes_for``):
 one that serves the HTTP transports reads the shared lanes; one started with
 ``--transport <modem>`` reads that device's lane.
@@ -18,6 +22,7 @@ import secrets
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Mapping
 
 from ..config import Settings
@@ -33,7 +38,7 @@ from .reports import DeliveryEvents
 from .router import Router
 
 log = logging.getLogger("otpgw.delivery")
-BATCH = 10
+BATCH_MIN = 10  # messages read per pass, at least
 
 
 class DeliveryWorker:
@@ -52,14 +57,19 @@ class DeliveryWorker:
         self.lanes = lanes_for(host_bound, serves_shared)
         self.events = DeliveryEvents(store, settings, clock=self.now_ms)
         configured_host_bound = frozenset(host_bound) | _host_bound_names(settings)
+        capacities = {name: config.capacity for name, config in settings.transports.items()}
         self.dispatcher = Dispatcher(
-            store=store, transports=self.transports, router=Router(settings.routes),
+            store=store, transports=self.transports, capacities=capacities, router=Router(settings.routes),
             sealer=Sealer(settings.secrets.keys, settings.secrets.known),
             tokens=CallbackTokens(settings.secrets.known),
             host_bound=configured_host_bound, public_url=settings.public_url,
             max_retries=settings.delivery.max_retries, retry_base=settings.delivery.retry_base, clock=self.now_ms)
         self._next_claim = 0.0
         self._started = False
+        self.concurrency = settings.delivery.concurrency
+        self.batch = max(BATCH_MIN, self.concurrency)
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="otpgw-send") \
+            if self.concurrency > 1 else None
 
     @property
     def name(self) -> str:
@@ -95,20 +105,26 @@ class DeliveryWorker:
         self.start()
         for lane in self.lanes:
             self.store.queue.prepare(lane, self.now_ms())
-        batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, BATCH, block_ms)
-        for done, message in enumerate(batch):
-            if stop is not None and stop.is_set():
-                self._hand_back(batch[done:])
-                return done
-            self.dispatcher.handle(message)
-        return len(batch)
+        batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, self.batch, block_ms)
+        if self._pool is None or len(batch) <= 1:
+            return sum(self._handle(message, stop) for message in batch)
+        return sum(f.result() for f in [self._pool.submit(self._handle, m, stop) for m in batch])
+
+    def _handle(self, message: QueuedMessage, stop: threading.Event | None) -> int:
+        """Send one message, or hand it back untouched when the worker is stopping."""
+        if stop is not None and stop.is_set():
+            self._hand_back([message])
+            return 0
+        self.dispatcher.handle(message)
+        return 1
 
     def _claim(self) -> list[QueuedMessage]:
         if time.monotonic() < self._next_claim:
             return []
         self._next_claim = time.monotonic() + min(5.0, self.settings.delivery.claim_idle / 2)
         idle_ms = self.settings.delivery.claim_idle * 1000
-        return [m for lane in self.lanes for m in self.store.queue.claim_stale(lane, self.consumer, idle_ms, BATCH)]
+        return [m for lane in self.lanes
+                for m in self.store.queue.claim_stale(lane, self.consumer, idle_ms, self.batch)]
 
     def _hand_back(self, rest: list[QueuedMessage]) -> None:
         """Put messages not yet started back on their lane, due now, for another worker."""
@@ -118,6 +134,8 @@ class DeliveryWorker:
         log.info("stopping: %d message(s) handed back to their lane", len(rest))
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         for transport in self.transports.values():
             transport.close()
 

@@ -66,3 +66,33 @@ class Lane(str, enum.Enum):
 
     OTP = "otp"
     BULK = "bulk"
+
+
+class FactorKind(str, enum.Enum):
+    """The factors beside SMS codes that a user_ref can hold (``/factors`` names them so)."""
+
+    TOTP = "totp"
+    RECOVERY = "recovery"
+
+
+class FactorStatus(str, enum.Enum):
+    """A TOTP factor is ``pending`` from enrolment until a correct code activates it."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+
+
+class FactorOutcome(str, enum.Enum):
+    """What a TOTP or recovery-code check came to; the API's ``reason`` is this value.
+
+    ``changed`` never reaches a caller: the factor was replaced or removed between
+    reading its secret and the check, and the service checks again.
+    """
+
+    APPROVED = "approved"
+    INVALID = "invalid"
+    ALREADY_USED = "already_used"  # a TOTP step already accepted (RFC 6238 5.2), a spent recovery code
+    NOT_FOUND = "not_found"
+    LOCKED = "locked"
+    RATE_LIMITED = "rate_limited"
+    CHANGED = "changed"

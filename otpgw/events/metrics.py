@@ -28,6 +28,15 @@ NUMBER_TYPE_REFUSALS = Counter("otpgw_number_type_refusals_total",
                                "Sends refused for the number's type (premium_rate, fixed_line...).", ["number_type"])
 LOCKOUTS = Counter("otpgw_lockouts_total", "Lockouts started, by scope (phone or user_ref).", ["scope"])
 DELIVERIES = Counter("otpgw_deliveries_total", "Delivery outcomes by transport and status.", ["transport", "status"])
+SEND_SECONDS = Histogram("otpgw_transport_send_seconds", "How long a transport took to accept or refuse a message.",
+                         ["transport"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
+FAILED_ATTEMPTS = Counter("otpgw_transport_failures_total", "Failed attempts by transport and reason (carrier code).",
+                          ["transport", "reason"])
+THROTTLED = Counter("otpgw_transport_throttled_total", "Throttling replies that paused a transport.", ["transport"])
+GATE_SKIPS = Counter("otpgw_transport_skips_total", "Attempts that skipped a transport: paused, open breaker, "
+                     "or no token of its rate yet.", ["transport", "reason"])
+BREAKER = Gauge("otpgw_transport_breaker_open", "1 while a transport's circuit breaker is open.", ["transport"],
+                multiprocess_mode="mostrecent")
 RETRIES = Counter("otpgw_delivery_retries_total", "Failed attempts that will be tried again, by transport.",
                   ["transport"])
 FAILOVERS = Counter("otpgw_delivery_failovers_total", "Failed attempts that moved on to the route's next transport.",

@@ -13,12 +13,15 @@ from ..config import Settings
 from .codes import CodeStore
 from .connection import connect
 from .errors import guard
+from .factors import FactorStore
+from .gates import TransportGates
 from .keys import KeySpace
 from .locks import LockStore
 from .queue import GROUP, DeliveryQueue
 from .scripts import Scripts
 
-__all__ = ["GROUP", "CodeStore", "DeliveryQueue", "KeySpace", "LockStore", "Store", "connect"]
+__all__ = ["GROUP", "TransportGates", "CodeStore", "DeliveryQueue", "FactorStore", "KeySpace", "LockStore",
+           "Store", "connect"]
 
 
 class Store:
@@ -31,6 +34,8 @@ class Store:
         self.codes = CodeStore(client, self.keys, self.scripts, lane_ttl_ms)
         self.locks = LockStore(client, self.keys, self.scripts)
         self.queue = DeliveryQueue(client, self.keys, self.scripts, lane_ttl_ms)
+        self.factors = FactorStore(client, self.keys, self.scripts)
+        self.gates = TransportGates(client, self.keys, self.scripts)
 
     @classmethod
     def connect(cls, settings: Settings, *, embedded: bool = False, blocking_ms: int = 0) -> "Store":

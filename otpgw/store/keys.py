@@ -52,6 +52,12 @@ class KeySpace:
         """kind: lock, fails, level. An empty tag gives a placeholder, never written."""
         return self.key(f"u{user_tag or NONE}", kind)
 
+    def factor(self, user_tag: str, kind: str) -> str:
+        """A user_ref's authenticator factors, beside its lockout keys (one slot). kind:
+        ``totp`` (hash: the active factor), ``totp:pending`` (hash: an enrolment awaiting
+        its first code; expires), ``recovery`` (hash: ``c:<kid:digest>`` -> 0 or when used)."""
+        return self.user(user_tag, f"factor:{kind}")
+
     def client_ip(self, ip_tag: str, kind: str) -> str:
         """kind: send, verify. An empty tag gives a placeholder, never written."""
         return self.key(f"ip{ip_tag or NONE}", kind)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Mapping
 
-_ENTRY = re.compile(r"^--\s{3,}([a-z][a-z0-9_]*)\b")
+_ENTRY = re.compile(r"^-- {3}([a-z][a-z0-9_]*)\b")  # a name, three spaces in
+_CONTINUED = re.compile(r"^-- {4,}\S")  # a description carried on to the next line
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def parse_header(source: str) -> Header:
         match = _ENTRY.match(line)
         if current and match:
             sections[current].append(match.group(1))
-        else:
+        elif not (current and _CONTINUED.match(line)):
             current = None
     return Header(tuple(sections["KEYS"]), tuple(sections["ARGV"]))
 

@@ -23,10 +23,6 @@ FAST = dict(command_timeout=0.5, send_timeout=1.0, ready_wait=3.0, keepalive=0.3
             reassembly_timeout=1.0, fallback_baudrates=())
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: takes more than about two seconds")
-
-
 def wait_until(predicate: Callable[[], object], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

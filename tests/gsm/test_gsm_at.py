@@ -80,6 +80,21 @@ class TestReplies:
         assert caught.value.code == "CMS 321"
 
 
+class TestSimulatedSim:
+    """The simulator's SIM behaves like a real one, so the PIN tests mean something."""
+
+    def test_three_wrong_pins_lock_the_sim(self, sims, channel_for):
+        sim = sims(pin="1234")
+        channel, _ = channel_for(sim)
+        channel.command("AT+CMEE=1", timeout=1)
+        for _ in range(3):
+            with pytest.raises(CommandError, match="CME 16"):
+                channel.command('AT+CPIN="0000"', timeout=1)
+        assert channel.command("AT+CPIN?", timeout=1) == ["+CPIN: SIM PUK"]
+        with pytest.raises(CommandError, match="CME 12"):
+            channel.command('AT+CPIN="1234"', timeout=1)
+
+
 class TestPrompt:
     """AT+CMGS waits for '>' (no line end), writes the PDU, and reads the answer."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 import time
 
+from otpgw.transports.gsm.settings import Mode
+
 SENDER = "+4917612345678"
 
 
@@ -74,3 +76,16 @@ class TestDirect:
 
 def _refuse(event) -> None:
     raise RuntimeError("store is down")
+
+
+class TestTextMode:
+    """In text mode a stored SMS is read as header and UCS2-hex text."""
+
+    def test_text_mode_message(self, sims, transports, wait):
+        sim = sims()
+        transport, events = transports(sim, mode=Mode.TEXT)
+        assert wait(lambda: transport.health().ready)
+        sim.receive(SENDER, "Danke, alles gut")
+        [inbound] = events.wait_inbound(1)
+        assert (inbound.sender, inbound.text) == (SENDER, "Danke, alles gut")
+        assert wait(lambda: sim.storage["SM"] == {})

@@ -13,14 +13,14 @@ PHONE = "+4915112345678"
 class TestMatching:
     """A report is matched by TP-MR and recipient to the part we sent."""
 
-    def test_delivered_report_names_reference_and_carrier_id(self, ready, message):
+    def test_delivered_report_names_reference_and_carrier_id(self, ready, message, wait):
         transport, events, sim = ready
         receipt = transport.send(message(reference="otp-abc"))
         sim.status_report(0, PHONE, 0x00)
         [report] = events.wait_reports(1)
         assert (report.transport, report.status, report.reference) == ("gsm", DeliveryStatus.DELIVERED, "otp-abc")
         assert report.carrier_id == receipt.carrier_ids[0] == "gsm0:0"
-        assert sim.acks == 1  # AT+CSMS=1 took, so the direct +CDS was acknowledged
+        assert wait(lambda: sim.acks == 1)  # AT+CSMS=1 took, so the direct +CDS is acknowledged
 
     def test_late_and_out_of_order_reports(self, ready, message):
         transport, events, sim = ready
@@ -176,13 +176,16 @@ class TestRouting:
             transport.send(message(reference=f"otp-{n}"))
         assert {r.reference for r in events.wait_reports(5)} == {f"otp-{n}" for n in range(5)}
 
-    def test_text_mode_report(self, sims, transports, wait, message):
+    @pytest.mark.parametrize("cnmi", ["2,1,0,1,0", "2,1,0,2,0"], ids=["direct", "stored"])
+    def test_text_mode_report(self, sims, transports, wait, message, cnmi):
         sim = sims()
-        transport, events = transports(sim, mode=Mode.TEXT)
+        transport, events = transports(sim, mode=Mode.TEXT, cnmi=cnmi)
         assert wait(lambda: transport.health().ready)
         transport.send(message(reference="otp-text"))
         sim.status_report(0, PHONE, 0x00)
-        assert events.wait_reports(1)[0].carrier_id == "gsm0:0"
+        [report] = events.wait_reports(1)
+        assert (report.carrier_id, report.reference) == ("gsm0:0", "otp-text")
+        assert wait(lambda: sim.storage["SR"] == {})
 
 
 def _report_hex(sim, mr: int) -> str:

@@ -57,6 +57,7 @@ class Stored:
     length: int
     sender: str = ""
     text: str = ""
+    report_line: str = ""  # a status report as text mode shows it (after "<stat>,")
 
 
 class SimModem:
@@ -469,7 +470,9 @@ class SimModem:
         if item is None:
             self._error(321, "CMS")
             return
-        if self.cmgf == 1:
+        if self.cmgf == 1 and item.report_line:
+            self._reply(f'+CMGR: "REC UNREAD",{item.report_line}')
+        elif self.cmgf == 1:
             self._reply(f'+CMGR: "REC UNREAD","{self._te(item.sender)}",,"24/01/02,03:04:05+04"', self._te(item.text))
         else:
             self._reply(f"+CMGR: {item.stat},,{item.length}", item.pdu)
@@ -544,9 +547,13 @@ class SimModem:
         ds = self.cnmi[3]
         if self.cmgf == 1:
             stamp = submitted.strftime("%y/%m/%d,%H:%M:%S+00")
-            line = f'+CDS: 6,{mr},"{self._te(recipient)}",145,"{stamp}","{stamp}",{status}'
-            self._unsolicited(f"\r\n{line}\r\n", mid_reply)
-            self._awaiting_ack += 1 if self.csms else 0
+            fields = f'6,{mr},"{self._te(recipient)}",145,"{stamp}","{stamp}",{status}'
+            if ds == 2:
+                index = self._store("SR", Stored(0, "", 0, report_line=fields))
+                self._unsolicited(f'\r\n+CDSI: "SR",{index}\r\n', mid_reply)
+            else:
+                self._unsolicited(f"\r\n+CDS: {fields}\r\n", mid_reply)
+                self._awaiting_ack += 1 if self.csms else 0
             return
         pdu, length = status_report_pdu(mr, recipient, status, submitted, self.smsc)
         if ds == 2:

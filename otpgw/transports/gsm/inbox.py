@@ -47,7 +47,7 @@ class Inbox:
         if urc.kind in (UrcKind.MESSAGE_STORED, UrcKind.REPORT_STORED):
             slot = _SLOT.search(urc.line)
             if slot:
-                self._stored(session, slot.group(1), int(slot.group(2)))
+                self._stored(session, slot.group(1), int(slot.group(2)), urc.kind is UrcKind.REPORT_STORED)
         elif urc.kind in (UrcKind.MESSAGE, UrcKind.REPORT):
             self._direct(session, urc)
 
@@ -63,18 +63,15 @@ class Inbox:
         for assembled in self.reassembler.expire(time.monotonic()):
             self._emit(self._inbound_event(assembled))
 
-    def _stored(self, session: ModemSession, mem: str, index: int) -> None:
+    def _stored(self, session: ModemSession, mem: str, index: int, report: bool) -> None:
         try:
             lines = session.read(mem, index)
         except CommandError as exc:
             log.info("%s: stored message %s%d unreadable (%s)", self.modem_id, mem, index, exc.code or "ERROR")
             return
-        if len(lines) < 2:
-            return
-        head, body = lines[0], lines[1]
-        decode = functools.partial(textmode.message, head, body) if session.text_mode else \
-            functools.partial(pdu.decode, body, _last_int(head))
-        self._process(session, mem, index, decode)
+        decode = _decoder(lines, session.text_mode, report)
+        if decode is not None:
+            self._process(session, mem, index, decode)
 
     def _process(self, session: ModemSession, mem: str, index: int, decode: Callable[[], pdu.Decoded]) -> None:
         try:
@@ -132,6 +129,18 @@ class Inbox:
             log.exception("%s: sink failed for %r", self.modem_id, event)
             return False
         return True
+
+
+def _decoder(lines: list[str], text_mode: bool, report: bool) -> Callable[[], pdu.Decoded] | None:
+    """How to decode ``+CMGR``'s lines: header and PDU, header and text, or (a status
+    report in text mode) the header alone; None when the slot was empty."""
+    if text_mode and report and lines:
+        return functools.partial(textmode.status_report, lines[0])
+    if len(lines) < 2:
+        return None
+    if text_mode:
+        return functools.partial(textmode.message, lines[0], lines[1])
+    return functools.partial(pdu.decode, lines[1], _last_int(lines[0]))
 
 
 def _last_int(header: str) -> int | None:

@@ -264,6 +264,9 @@ class Modem:
         if state is SimState.PIN_REQUIRED and self.settings.pin:
             session.enter_pin(self.settings.pin)  # a refusal raises SimError: never sent twice
             self.facts.sim = state = self._sim_after_pin(session)
+            if state is SimState.PIN_REQUIRED:  # an OK that meant no: treat it as a refusal
+                self.facts.sim = SimState.WRONG_PIN
+                raise SimError("SIM still asks for the PIN after taking it", SimState.WRONG_PIN)
             if state is not SimState.READY:
                 raise ModemError(f"SIM took the PIN but is {state.value}")
         if state in (SimState.PIN_REQUIRED, SimState.PUK_REQUIRED):

@@ -59,8 +59,11 @@ def stamp(value: str) -> datetime | None:
 
 
 def status_report(line: str) -> StatusReport:
-    """``+CDS: <fo>,<mr>,[<ra>],[<tora>],<scts>,<dt>,<st>``."""
+    """``+CDS: <fo>,<mr>,[<ra>],[<tora>],<scts>,<dt>,<st>``; read from storage, ``+CMGR``
+    puts ``<stat>`` in front."""
     values = fields(line)
+    if line.upper().startswith("+CMGR"):
+        values = values[1:]
     if len(values) < 7:
         raise PduError("text-mode status report has too few fields")
     return StatusReport(None, int(values[1]), address(values[2], values[3]), stamp(values[4]), stamp(values[5]),
