@@ -1,4 +1,4 @@
-"""The ``otpgw`` command: serve | worker | dev | unlock | opt-out | opt-in | healthcheck."""
+"""The ``otpgw`` command: serve | worker | dev | unlock | opt-out | opt-in | clients | healthcheck."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,8 @@ DEV_BANNER = """
   *  Codes are printed below. Data is lost on exit.               *
   *  Never use dev mode in production.                            *
   ****************************************************************
-  listening on http://{host}:{port}  (no API key needed)
+  listening on http://{host}:{port}  ({auth})
+  demo page: http://{host}:{port}/    API reference: http://{host}:{port}/docs
 """
 
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "unlock":
             cmd.add_argument("--user-ref", help="release a user_ref lockout instead of a phone's")
             cmd.add_argument("--client", help="API client name the user_ref belongs to")
+    _clients_parser(sub)
     drain = sub.add_parser("drain", help="preStop hook: close kept-alive connections, then wait")
     drain.add_argument("--wait", type=float, default=5.0, help="seconds to wait after starting to drain")
     check = sub.add_parser("healthcheck", help="exit 0 if a local /healthz answers (container HEALTHCHECK)")
@@ -65,7 +67,7 @@ def serve(_: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     from .logs import configure_logging
-    from .runtime import build_worker, serve_probes
+    from .runtime import build_worker, serve_probes, start_webhooks
 
     settings = _worker_settings(args.transport or [])
     configure_logging(settings.logging.level)
@@ -73,6 +75,7 @@ def worker(args: argparse.Namespace) -> int:
         os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     delivery = build_worker(settings, args.transport)
     stop = _stop_on_signals()
+    start_webhooks(settings, delivery.store, stop)
     serve_probes(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")),
                  os.environ.get("OTPGW_WORKER_HEALTH_HOST", "0.0.0.0"))
     delivery.run(stop)
@@ -94,18 +97,21 @@ def _worker_settings(names: list[str]):
 
 def dev(args: argparse.Namespace) -> int:
     from .logs import configure_logging
-    from .runtime import build_dev
+    from .runtime import build_dev, start_webhooks
     from .web import make_server
+    from .web.demo import Inbox
 
     settings = load_settings(dev=True)
     configure_logging(settings.logging.level)
-    app, delivery = build_dev(settings)
+    app, delivery = build_dev(settings, inbox=Inbox(echo=sys.stdout))
     stop = threading.Event()
     threading.Thread(target=delivery.run, args=(stop,), name="otpgw-worker", daemon=True).start()
+    start_webhooks(settings, delivery.store, stop)
     server = make_server(app, args.host, args.port)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"WARNING: dev mode is listening on {args.host}, not only on loopback.", file=sys.stderr)
-    print(DEV_BANNER.format(host=args.host, port=server.server_port), flush=True)
+    auth = "no API key needed" if settings.api_open else "API keys of the settings' clients required"
+    print(DEV_BANNER.format(host=args.host, port=server.server_port, auth=auth), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     try:
         server.serve_forever()
@@ -162,8 +168,82 @@ def drain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clients_parser(sub) -> None:
+    """``otpgw clients add|list|rotate|revoke``: API clients kept in Redis (OTPGW_REDIS_CLIENTS)."""
+    clients = sub.add_parser("clients", help="manage API clients and their keys")
+    verbs = clients.add_subparsers(dest="verb", required=True)
+    add = verbs.add_parser("add", help="create a client; its key is shown once")
+    add.add_argument("name")
+    for flag, meta in (("sender-id", "ID"), ("brand", "NAME"), ("template", "TEXT"), ("default-locale", "LOCALE"),
+                       ("webhook-url", "URL"), ("service-sid", "VA..."), ("account-sid", "AC..."),
+                       ("api-key-sid", "SK..."), ("webotp-domain", "HOST"), ("app-hash", "HASH")):
+        add.add_argument(f"--{flag}", metavar=meta)
+    add.add_argument("--code-length", type=int)
+    add.add_argument("--code-ttl", type=int, metavar="SECONDS")
+    add.add_argument("--allowed-countries", metavar="US,GB")
+    add.add_argument("--messages-allowed", action="store_true", help="may use the bulk messages API")
+    add.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                     help="resend_cooldown, send_window_max, ip_send_max, ip_verify_max, max_attempts, "
+                          "lockout_threshold, daily_limit (repeatable)")
+    rotate = verbs.add_parser("rotate", help="a new key; the old ones stop now or after --grace")
+    rotate.add_argument("name")
+    rotate.add_argument("--grace", type=int, default=0, metavar="SECONDS", help="old keys keep working this long")
+    rotate.add_argument("--webhook-secret", action="store_true", help="also a new webhook secret")
+    verbs.add_parser("revoke", help="every key of the client stops working").add_argument("name")
+    verbs.add_parser("list", help="clients, their SIDs and key ids (never a key)")
+    for verb in (add, rotate, verbs.choices["list"]):
+        verb.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _client_table(args: argparse.Namespace) -> dict:
+    """The [clients.<name>] table the flags of ``clients add`` describe."""
+    table = {k: v for k, v in vars(args).items() if v not in (None, False, []) and k not in
+             ("command", "verb", "name", "limit", "json", "allowed_countries")}
+    if args.allowed_countries:
+        table["allowed_countries"] = args.allowed_countries
+    limits = {}
+    for item in args.limit:
+        name, _, value = item.partition("=")
+        if not value.isdigit():
+            raise SettingsError(f"--limit {item}: expected NAME=NUMBER")
+        limits[name.strip()] = int(value)
+    return {**table, **({"limits": limits} if limits else {})}
+
+
+def clients(args: argparse.Namespace) -> int:
+    import json
+
+    from .otp.clients import ClientAdmin
+    from .store import Store
+
+    settings = load_settings()
+    admin = ClientAdmin(settings, Store.connect(settings).clients)
+    if args.verb == "list":
+        rows = admin.rows() if settings.api.redis_clients else [r for r in admin.rows() if r["source"] == "settings"]
+        print(json.dumps(rows, indent=2) if args.json else "\n".join(
+            f"{r['name']:<24} {r['source']:<9} keys {','.join(r['keys']) or '-':<20} {r['service_sid']}"
+            f"{'  webhook ' + r['webhook_url'] if r['webhook_url'] else ''}" for r in rows) or "no clients")
+        return 0
+    if not settings.api.redis_clients:
+        raise SettingsError("clients are kept in Redis only with OTPGW_REDIS_CLIENTS=true (set it for the API "
+                            "too), or define them as [clients.<name>] tables in the settings file")
+    if args.verb == "revoke":
+        admin.revoke(args.name)
+        print(f"client {args.name} revoked: its keys stop working within OTPGW_CLIENT_CACHE_TTL seconds")
+        return 0
+    made = admin.add(args.name, _client_table(args)) if args.verb == "add" else admin.rotate(
+        args.name, grace_s=args.grace, webhook_secret=args.webhook_secret)
+    shown = {"name": args.name, "api_key": made.key, **({"webhook_secret": made.webhook_secret}
+                                                        if made.webhook_secret else {}),
+             "service_sid": made.client.twilio_service_sid, "account_sid": made.client.twilio_account_sid}
+    print(json.dumps(shown, indent=2) if args.json else "\n".join(
+        [f"client {args.name} {'created' if args.verb == 'add' else 'has a new key'}; "
+         "the key and secret below are shown only now:"] + [f"  {k:<15} {v}" for k, v in shown.items()][1:]))
+    return 0
+
+
 COMMANDS = {"drain": drain, "serve": serve, "worker": worker, "dev": dev, "unlock": operator, "opt-out": operator,
-            "opt-in": operator, "healthcheck": healthcheck}
+            "opt-in": operator, "healthcheck": healthcheck, "clients": clients}
 
 if __name__ == "__main__":
     sys.exit(main())

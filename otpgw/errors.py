@@ -53,6 +53,12 @@ class Unauthorized(OtpgwError):
         return {"WWW-Authenticate": 'Bearer realm="otpgw"'}
 
 
+class Forbidden(OtpgwError):
+    """The request could not be authenticated for what it asks."""
+
+    status, code = 403, "forbidden"
+
+
 class CountryNotAllowed(OtpgwError):
     """Sending to this country is not allowed."""
 
@@ -77,10 +83,22 @@ class MethodNotAllowed(OtpgwError):
     status, code = 405, "method_not_allowed"
 
 
+class Conflict(OtpgwError):
+    """The request conflicts with what is stored; ``code`` names how (``factor_exists``)."""
+
+    status, code = 409, "conflict"
+
+
 class Gone(OtpgwError):
     """The code can no longer be verified; ``code`` names why."""
 
     status, code = 410, "expired"
+
+
+class IdempotencyMismatch(OtpgwError):
+    """This Idempotency-Key was used with a different request; use a new key for a new request."""
+
+    status, code = 422, "idempotency_mismatch"
 
 
 class RequestTimeout(OtpgwError):

@@ -6,14 +6,17 @@ layer of argument parsing.
 from __future__ import annotations
 
 import difflib
-from typing import TYPE_CHECKING, Any
+import threading
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .app import create_app
 from .config import Settings, SettingsError
 from .delivery.worker import DeliveryWorker
 from .events import metrics
+from .otp.webhooks import webhook_dispatcher
 from .store import Store
 from .transports import Transport, build_transport, transport_class
+from .transports.console import ConsoleTransport
 from .web import Probes, probe_app, serve_in_thread
 
 if TYPE_CHECKING:
@@ -33,32 +36,53 @@ def select_transports(settings: Settings, names: list[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def build_transports(settings: Settings, names: list[str]) -> list[Transport]:
-    return [build_transport(settings.transports[name]) for name in names]
+def build_transports(settings: Settings, names: list[str], console_stream: TextIO | None = None) -> list[Transport]:
+    """``console_stream``: where console transports print (dev mode's demo inbox), else stdout."""
+    built = [build_transport(settings.transports[name]) for name in names]
+    return [ConsoleTransport(console_stream, name=t.name) if console_stream and isinstance(t, ConsoleTransport) else t
+            for t in built]
 
 
-def build_worker(settings: Settings, names: list[str] | None = None, store: Store | None = None) -> DeliveryWorker:
-    transports = build_transports(settings, select_transports(settings, names))
+def build_worker(settings: Settings, names: list[str] | None = None, store: Store | None = None,
+                 console_stream: TextIO | None = None) -> DeliveryWorker:
+    transports = build_transports(settings, select_transports(settings, names), console_stream)
     if store is None:
         store = Store.connect(settings, blocking_ms=settings.delivery.block_ms)
     return DeliveryWorker(settings, store, transports, serves_shared=not names or any(
         not t.host_bound for t in transports))
 
 
-def build_dev(settings: Settings) -> tuple["Flask", DeliveryWorker]:
-    """API and one worker sharing one embedded store; the worker owns every transport."""
-    app = create_app(settings, embedded=True)
-    worker = build_worker(settings, list(settings.transports), store=app.extensions["otpgw.store"])
+def build_dev(settings: Settings, inbox: Any = None) -> tuple["Flask", DeliveryWorker]:
+    """API and one worker sharing one embedded store; the worker owns every transport.
+    ``inbox`` (the demo page's simulated phone, ``web.demo.Inbox``) is where console
+    transports write."""
+    app = create_app(settings, embedded=True, inbox=inbox)
+    worker = build_worker(settings, list(settings.transports), store=app.extensions["otpgw.store"],
+                          console_stream=inbox)
     return app, worker
+
+
+def start_webhooks(settings: Settings, store: Store, stop: threading.Event) -> threading.Thread:
+    """The webhook dispatcher, in a thread of this (worker or dev) process, until ``stop``."""
+    dispatcher = webhook_dispatcher(settings, store)
+    thread = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"block_ms": settings.delivery.block_ms},
+                              name="otpgw-webhooks", daemon=True)
+    thread.start()
+    return thread
 
 
 def worker_probes(worker: DeliveryWorker) -> Probes:
     def ready() -> dict[str, Any]:
+        """Ready while Redis answers and at least one of its transports can send; each
+        transport's own facts (a modem's signal, SIM, registration) and breaker are shown."""
         worker.store.ping()
-        transports = {name: t.health() for name, t in worker.transports.items()}
-        return {"ready": all(h.ready for h in transports.values()),
-                "transports": {name: {"ready": h.ready, **({"detail": h.detail} if h.detail else {}), **h.facts}
-                               for name, h in transports.items()}}
+        now = worker.now_ms()
+        shown = {}
+        for name, transport in worker.transports.items():
+            health, gate = transport.health(), worker.store.gates.state(name, now)
+            shown[name] = {"ready": health.ready, "breaker": gate.state, **health.facts,
+                           **({"detail": health.detail} if health.detail else {})}
+        return {"ready": any(t["ready"] for t in shown.values()), "transports": shown}
 
     def refresh() -> None:
         metrics.observe_lanes(worker.store.queue, worker.lanes, worker.now_ms())

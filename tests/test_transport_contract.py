@@ -8,7 +8,10 @@ this list as those transports arrive.
 """
 from __future__ import annotations
 
+import copy
 import io
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -22,6 +25,8 @@ from otpgw.transports import Transport, TransportHealth, build_transport
 from otpgw.transports.console import ConsoleTransport
 
 from conftest import PHONE
+from support.carriers import GenericCarrier, TwilioCarrier, VonageCarrier
+from support.modem_sim import SimModem
 
 GSM_TEXT = "123456 is your otpgw code. It expires in 5 min. Do not share it."
 UCS2_TEXT = "Код otpgw: 123456 (5 мин). Никому не сообщайте. 🔐"
@@ -48,7 +53,63 @@ def fake_case() -> Case:
     return Case(transport, lambda: [m.text for m in transport.sent])
 
 
-CASES = {"console": console_case, "fake": fake_case}
+def twilio_table(url: str) -> dict:
+    return {"account_sid": TwilioCarrier.ACCOUNT_SID, "auth_token": TwilioCarrier.AUTH_TOKEN,
+            "from": "+15017122661", "base_url": url}
+
+
+def twilio_case() -> Case:
+    carrier = TwilioCarrier().start()
+    transport = build_transport(TransportConfig("tw", "twilio", twilio_table(carrier.url)))
+    return Case(transport, lambda: [m["body"] for m in carrier.messages], close=carrier.close)
+
+
+def vonage_table(url: str) -> dict:
+    return {"api_key": VonageCarrier.API_KEY, "api_secret": VonageCarrier.API_SECRET, "from": "Acme", "base_url": url}
+
+
+def vonage_case() -> Case:
+    carrier = VonageCarrier().start()
+    transport = build_transport(TransportConfig("vn", "vonage", vonage_table(carrier.url)))
+    return Case(transport, lambda: [r.form["text"] for r in carrier.requests], close=carrier.close)
+
+
+def http_table(url: str) -> dict:
+    return {"request": {"url": f"{url}/v1/messages", "auth": {"type": "bearer", "token": GenericCarrier.TOKEN},
+                        "fields": {"to": "{to}", "text": "{text}", "reference": "{reference}"}},
+            "response": {"success_status": [201], "id_path": "message.id"}}
+
+
+def http_case() -> Case:
+    carrier = GenericCarrier().start()
+    transport = build_transport(TransportConfig("acme", "http", http_table(carrier.url)))
+    return Case(transport, lambda: [r.json["text"] for r in carrier.requests], close=carrier.close)
+
+
+def modem_case() -> Case:
+    from otpgw.transports.gsm import pdu
+
+    directory = tempfile.mkdtemp()
+    sim = SimModem(directory).start()
+    transport = build_transport(TransportConfig("gsm", "modem", {"port": sim.path, "ready_wait": 5.0}))
+    transport.start(lambda event: None)
+
+    def texts() -> list[str]:
+        return [pdu.decode(s.pdu).user_data.text for s in sim.submitted]
+
+    def close() -> None:
+        sim.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+    return Case(transport, texts, close=close)
+
+
+CASES = {"console": console_case, "fake": fake_case, "twilio": twilio_case, "vonage": vonage_case,
+         "http": http_case, "modem": modem_case}
+# the smallest valid table of each type, to which a test adds one bad key
+BASE_TABLES = {"console": {}, "fake": {}, "twilio": twilio_table("http://127.0.0.1:9"),
+               "vonage": vonage_table("http://127.0.0.1:9"), "http": http_table("http://127.0.0.1:9"),
+               "modem": {"port": "/dev/ttyUSB0"}}
 
 
 @pytest.fixture(params=sorted(CASES))
@@ -71,6 +132,7 @@ class TestTransportContract:
         assert isinstance(receipt, Receipt)
         assert receipt.encoding is Encoding.GSM7 and receipt.parts == 1
         assert all(isinstance(i, str) and i for i in receipt.carrier_ids)
+        assert any(GSM_TEXT in text for text in case.delivered())
 
     def test_ucs2_text_is_carried_and_counted(self, case):
         receipt = case.transport.send(message(UCS2_TEXT))
@@ -80,7 +142,8 @@ class TestTransportContract:
     def test_long_text_counts_its_parts(self, case):
         receipt = case.transport.send(message(LONG_TEXT))
         assert receipt.parts == 2
-        assert len(receipt.carrier_ids) in (0, 1, 2)  # one id per message or per part
+        assert len(receipt.carrier_ids) in (0, 1, 2)  # none, one per message, or one per part
+        assert "".join(case.delivered()).count("Your code is 123456") == 12  # every part arrived
 
     def test_every_message_gets_its_own_carrier_ids(self, case):
         first = case.transport.send(message(GSM_TEXT, "a" * 32))
@@ -101,8 +164,9 @@ class TestTransportOptions:
 
     @pytest.mark.parametrize("type_name", sorted(CASES))
     def test_unknown_option_is_refused_naming_it(self, type_name):
-        with pytest.raises(SettingsError, match=rf"transports\.t\.colour is not a known option"):
-            build_transport(TransportConfig("t", type_name, {"colour": "blue"}))
+        table = {**copy.deepcopy(BASE_TABLES[type_name]), "colour": "blue"}
+        with pytest.raises(SettingsError, match=r"transports\.t\.colour is not a known option"):
+            build_transport(TransportConfig("t", type_name, table))
 
     def test_unknown_type_names_the_table_and_suggests(self):
         with pytest.raises(SettingsError, match=r"transports\.t\.type: unknown transport 'twillio'.*'twilio'"):

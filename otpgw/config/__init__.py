@@ -32,12 +32,14 @@ from .sections import (
     RedisSettings,
     SecretSettings,
     TotpSettings,
+    WebhookSettings,
     setting,
 )
+from .clients import ClientBounds, ClientConfig, ClientLimits, parse_client, parse_clients
 from .tables import RouteConfig, TransportConfig, parse_routes, parse_transports
 
-__all__ = ["ENV_PREFIX", "PROCESS_VARIABLES", "RouteConfig", "Settings", "SettingsError", "TransportConfig",
-           "load_settings"]
+__all__ = ["ENV_PREFIX", "PROCESS_VARIABLES", "ClientBounds", "ClientConfig", "ClientLimits", "RouteConfig",
+           "Settings", "SettingsError", "TransportConfig", "load_settings", "parse_client"]
 
 # Read from the environment by gunicorn_conf, the CLI and transports, not by Settings.
 PROCESS_VARIABLES = {
@@ -63,9 +65,22 @@ class Settings:
     numbers: NumberSettings = field(default_factory=NumberSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     totp: TotpSettings = field(default_factory=TotpSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     transports: Mapping[str, TransportConfig] = field(default_factory=lambda: MappingProxyType({}))
     routes: tuple[RouteConfig, ...] = ()
+    clients: Mapping[str, ClientConfig] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def client_bounds(self) -> ClientBounds:
+        """What an API client's own settings are checked against."""
+        return ClientBounds(self.codes, self.limits, self.lockout, self.numbers)
+
+    @property
+    def api_open(self) -> bool:
+        """The API answers callers without a key (dev mode, or behind an authenticating gateway)
+        when no client of the settings has a key."""
+        return (self.dev or self.api.allow_unauthenticated) and not any(c.key_hashes for c in self.clients.values())
 
 
 def _fields(cls: type) -> dict[str, dataclasses.Field]:
@@ -79,14 +94,14 @@ FLAT: dict[str, tuple[str, str]] = {
     **{f.metadata["env"].lower(): (section, name)
        for section, cls in SECTIONS.items() for name, f in _fields(cls).items()},
 }
-_TABLES = ("transports", "routes")
+_TABLES = ("transports", "routes", "clients")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build and validate Settings from a file, the environment and explicit overrides.
 
-    ``overrides`` take flat names (``code_ttl=60``) and the tables ``transports`` and
-    ``routes``; tests and the CLI use them.
+    ``overrides`` take flat names (``code_ttl=60``) and the tables ``transports``,
+    ``routes`` and ``clients``; tests and the CLI use them.
     """
     environ = os.environ if environ is None else environ
     path = environ.get(ENV_PREFIX + "CONFIG", "")
@@ -165,8 +180,24 @@ def _build(values: dict[tuple[str, str], Any], tables: dict[str, Any]) -> Settin
     _check_templates(sections["codes"])
     transports = _transports(tables, sections["delivery"], explicit=("delivery", "transport") in values)
     routes = parse_routes(tables["routes"], transports) if tables.get("routes") else ()
+    clients = _clients(tables.get("clients"), sections, dev)
     return Settings(**root, **sections, transports=MappingProxyType(transports),
-                    routes=routes or _default_routes(transports, sections["delivery"], values))
+                    routes=routes or _default_routes(transports, sections["delivery"], values),
+                    clients=MappingProxyType(clients))
+
+
+def _clients(raw: Any, sections: dict[str, Any], dev: bool) -> dict[str, ClientConfig]:
+    """The settings' clients; outside dev mode some client needs a key, unless the API is
+    opened on purpose or clients live in Redis."""
+    api = sections["api"]
+    bounds = ClientBounds(sections["codes"], sections["limits"], sections["lockout"], sections["numbers"])
+    clients = parse_clients(raw, api.keys, bounds)
+    if not any(c.key_hashes for c in clients.values()) and not (dev or api.allow_unauthenticated or api.redis_clients):
+        raise SettingsError(
+            "OTPGW_API_KEYS is required outside dev mode (name:key,...), or [clients.<name>] tables with keys, "
+            "or OTPGW_REDIS_CLIENTS=true for clients made by `otpgw clients add`; "
+            "set OTPGW_ALLOW_UNAUTHENTICATED=true only behind a trusted gateway")
+    return clients
 
 
 def _transports(tables: dict[str, Any], delivery: DeliverySettings, *, explicit: bool) -> dict[str, TransportConfig]:

@@ -76,14 +76,13 @@ class ApiSettings:
 
     keys: tuple[tuple[str, str], ...] = setting((), p.pairs(_api_key), env="API_KEYS", secret=True)
     allow_unauthenticated: bool = setting(False, p.boolean, env="ALLOW_UNAUTHENTICATED")
+    redis_clients: bool = setting(False, p.boolean, env="REDIS_CLIENTS")  # clients of `otpgw clients add`
+    client_cache_ttl: float = setting(5.0, p.number(0.0, 300), env="CLIENT_CACHE_TTL")
     max_body_bytes: int = setting(4096, p.integer(256, 1 << 20), env="MAX_BODY_BYTES")
     body_timeout: float = setting(5.0, p.number(0.1, 120), env="BODY_TIMEOUT")
 
     def check(self, dev: bool) -> None:
-        if not self.keys and not (dev or self.allow_unauthenticated):
-            raise SettingsError(
-                "OTPGW_API_KEYS is required outside dev mode (name:key,...); "
-                "set OTPGW_ALLOW_UNAUTHENTICATED=true only behind a trusted gateway")
+        # whether some client has a key is checked with the [clients.*] tables (config.clients)
         if any(not _CLIENT_NAME.match(name) for name, _ in self.keys):
             raise SettingsError("OTPGW_API_KEYS: client names are 1-64 characters of A-Z a-z 0-9 . _ -")
         if any(len(key) < 16 for _, key in self.keys):
@@ -237,6 +236,23 @@ class TotpSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Outgoing webhooks: how long one POST may take and how long an event is retried.
+
+    Back-off between attempts: ``retry_base * 2**(attempt-1)`` seconds, at most
+    ``retry_max``; an event older than ``max_age`` is dropped (and logged)."""
+
+    timeout: float = setting(5.0, p.number(0.1, 60), env="WEBHOOK_TIMEOUT")
+    retry_base: float = setting(5.0, p.number(0.01, 3600), env="WEBHOOK_RETRY_BASE")
+    retry_max: float = setting(3600.0, p.number(0.01, 86400), env="WEBHOOK_RETRY_MAX")
+    max_age: int = setting(86400, p.integer(1, 7 * 86400), env="WEBHOOK_MAX_AGE")
+
+    def check(self, dev: bool) -> None:
+        if self.retry_max < self.retry_base:
+            raise SettingsError("OTPGW_WEBHOOK_RETRY_MAX must be at least OTPGW_WEBHOOK_RETRY_BASE")
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = setting("INFO", p.text(choices=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
                          env="LOG_LEVEL")
@@ -256,5 +272,6 @@ SECTIONS = {
     "numbers": NumberSettings,
     "delivery": DeliverySettings,
     "totp": TotpSettings,
+    "webhooks": WebhookSettings,
     "logging": LoggingSettings,
 }

@@ -32,7 +32,9 @@ from ..domain.sms import QueuedMessage
 from ..errors import StoreError, StoreUnavailable
 from ..store import Store
 from ..transports import Transport
+from ..domain.codes import Tags
 from .dispatch import Dispatcher
+from .references import TaggedReferenceIndex
 from .lanes import lanes_for
 from .reports import DeliveryEvents
 from .router import Router
@@ -83,7 +85,9 @@ class DeliveryWorker:
         """Start the transports' background work (once)."""
         if self._started:
             return
+        tags = Tags(self.settings.secrets.tagging_key)
         for transport in self.transports.values():
+            transport.use_index(TaggedReferenceIndex(self.store.references, tags, transport.name))
             transport.start(self.events.apply)
         self._started = True
 

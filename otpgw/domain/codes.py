@@ -107,3 +107,7 @@ class Tags:
 
     def ip(self, address: str | None) -> str:
         return identity_tag(self._key, "ip", address) if address else ""
+
+    def opaque(self, kind: str, value: str) -> str:
+        """A tag for any other value that may name someone (a carrier's key with a number)."""
+        return identity_tag(self._key, kind, value)

@@ -44,6 +44,7 @@ class Refusal(str, enum.Enum):
     OPTED_OUT = "opted_out"
     LOCKED = "locked"
     RATE_LIMITED = "rate_limited"
+    IDEMPOTENCY_MISMATCH = "idempotency_mismatch"  # the Idempotency-Key came with another request
 
 
 class VerifyOutcome(str, enum.Enum):

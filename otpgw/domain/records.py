@@ -27,6 +27,7 @@ class SendLimits:
     prefix_cap: int
     retention_ms: int  # how long the record outlives the code
     lockout_per_client: bool = True  # a client's failures lock the phone for that client only
+    client_cap: int = 0  # the API client's sends per UTC day (0: none)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class NewCode:
     ip_tag: str = ""
     prefix: str = ""  # the configured number prefix this phone falls under, if any
     lane: Lane = Lane.OTP
+    idempotency_tag: str = ""  # keyed tag of (client, Idempotency-Key); '' without one
+    request_digest: str = ""  # keyed digest of the request under that key
+    idempotency_ttl_ms: int = 0
+    hook: bool = False  # the client has a webhook: the code's events go to the outbox
 
     @property
     def day(self) -> str:
@@ -65,11 +70,17 @@ class NewCode:
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """``refusal`` is None when the code was issued."""
+    """``refusal`` is None when the code was issued, or when this is a repeat of an
+    earlier send under the same Idempotency-Key (``replayed``: the first answer's id
+    and times)."""
 
     refusal: Refusal | None
     retry_after_ms: int
     limit: str
+    replayed: bool = False
+    code_id: str = ""
+    expires_ms: int = 0
+    resend_after_ms: int = 0
 
 
 @dataclass(frozen=True)

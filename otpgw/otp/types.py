@@ -20,6 +20,8 @@ class SendRequest:
     locale: str | None = None
     code_length: int | None = None
     ttl: int | None = None
+    webotp_domain: str | None = None  # login-flow formats: the request's, else the client's
+    app_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class SendResult:
     expires_ms: int
     resend_after_ms: int
     phone: Phone  # for audit logs (masked there), never returned to the caller
+    replayed: bool = False  # the first answer to an earlier send under the same Idempotency-Key
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
+from .clients import ClientStore
 from .codes import CodeStore
 from .connection import connect
 from .errors import guard
 from .factors import FactorStore
 from .gates import TransportGates
+from .references import ReferenceStore
 from .keys import KeySpace
 from .locks import LockStore
+from .outbox import WebhookOutbox
 from .queue import GROUP, DeliveryQueue
 from .scripts import Scripts
 
-__all__ = ["GROUP", "TransportGates", "CodeStore", "DeliveryQueue", "FactorStore", "KeySpace", "LockStore",
+__all__ = ["GROUP", "ClientStore", "WebhookOutbox",
+           "TransportGates", "CodeStore", "DeliveryQueue", "FactorStore", "KeySpace", "LockStore",
            "Store", "connect"]
 
 
@@ -34,8 +38,11 @@ class Store:
         self.codes = CodeStore(client, self.keys, self.scripts, lane_ttl_ms)
         self.locks = LockStore(client, self.keys, self.scripts)
         self.queue = DeliveryQueue(client, self.keys, self.scripts, lane_ttl_ms)
+        self.clients = ClientStore(client, self.keys)
+        self.outbox = WebhookOutbox(client, self.keys, self.scripts)
         self.factors = FactorStore(client, self.keys, self.scripts)
         self.gates = TransportGates(client, self.keys, self.scripts)
+        self.references = ReferenceStore(client, self.keys)
 
     @classmethod
     def connect(cls, settings: Settings, *, embedded: bool = False, blocking_ms: int = 0) -> "Store":

@@ -20,7 +20,9 @@ from ..domain.records import (
 )
 from ..domain.sms import DeliveryReport
 from .errors import guard
+from .idempotency import client_day_key, idempotency_key
 from .keys import KeySpace
+from .outbox import outbox_key
 from .scripts import Scripts
 
 
@@ -43,7 +45,9 @@ class CodeStore:
                     opt_out=k.phone(tag, "optout"), cooldown=k.phone(tag, "cooldown"), sends=k.phone(tag, "sends"),
                     ip_sends=k.client_ip(new.ip_tag, "send"), country_day=k.country_day(new.country, new.day),
                     prefix_day=k.prefix_day(new.prefix, new.day), codes=k.codes(tag), purge=k.purge(tag),
-                    digest=k.digest(tag, new.client), lane=k.lane(new.lane.value))
+                    digest=k.digest(tag, new.client), lane=k.lane(new.lane.value),
+                    idempotency=idempotency_key(k, new.idempotency_tag),
+                    client_day=client_day_key(k, new.client, new.day))
         args = dict(now=new.now_ms, id=new.code_id, digest=new.digest, ttl=new.ttl_ms,
                     retention=limits.retention_ms, cooldown=limits.cooldown_ms, window=limits.window_ms,
                     window_max=limits.window_max, ip_max=limits.ip_max if new.ip_tag else 0,
@@ -51,10 +55,14 @@ class CodeStore:
                     prefix_cap=limits.prefix_cap if new.prefix else 0, day_left=new.ms_to_day_end,
                     sealed=new.sealed, client=new.client, country=new.country,
                     locale=new.locale, transport=new.transport, user=new.user_tag, lane_name=new.lane.value,
-                    lane_ttl=self.lane_ttl_ms)
-        refusal, retry_ms, limit = self.scripts.send_code(keys=keys, args=args)
-        refusal = text(refusal)
-        return SendOutcome(None if refusal == "ok" else Refusal(refusal), int(retry_ms), text(limit))
+                    lane_ttl=self.lane_ttl_ms, request=new.request_digest if new.idempotency_tag else "",
+                    idem_ttl=new.idempotency_ttl_ms, client_cap=limits.client_cap, hook=new.hook)
+        reply = self.scripts.send_code(keys=keys, args=args)
+        refusal, retry_ms, limit = text(reply[0]), int(reply[1]), text(reply[2])
+        if refusal == "replayed":
+            return SendOutcome(None, 0, "", replayed=True, code_id=text(reply[3]), expires_ms=int(reply[4]),
+                               resend_after_ms=int(reply[5]))
+        return SendOutcome(None if refusal == "ok" else Refusal(refusal), retry_ms, limit)
 
     @guard
     def verify(self, attempt: Attempt) -> AttemptOutcome:
@@ -63,7 +71,8 @@ class CodeStore:
         keys = dict(codes=k.codes(tag), digest=k.digest(tag, attempt.client), phone_lock=k.lockout(tag, "lock", scope),
                     phone_fails=k.lockout(tag, "fails", scope), phone_level=k.lockout(tag, "level", scope),
                     ip_verifies=k.client_ip(attempt.ip_tag, "verify"), user_lock=k.user(attempt.user_tag, "lock"),
-                    user_fails=k.user(attempt.user_tag, "fails"), user_level=k.user(attempt.user_tag, "level"))
+                    user_fails=k.user(attempt.user_tag, "fails"), user_level=k.user(attempt.user_tag, "level"),
+                    outbox=outbox_key(k))
         args = dict(now=attempt.now_ms, id=attempt.code_id, client=attempt.client, user=attempt.user_tag,
                     candidates=",".join(attempt.candidates), max_attempts=limits.max_attempts,
                     threshold=limits.lockout_threshold, window=limits.lockout_window_ms,

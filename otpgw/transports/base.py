@@ -98,6 +98,17 @@ class ForgedCallbackError(Exception):
     """A callback failed its signature, token or freshness check; answer 403."""
 
 
+class ReferenceIndex(Protocol):
+    """Where a transport keeps which carrier message (or part) belongs to which otpgw
+    reference, for reports that name only the carrier's id (a modem's ``+CDS``). The worker
+    gives one kept in Redis, so late reports still match after a restart; keys may name a
+    phone number (they are stored only as keyed tags)."""
+
+    def put(self, key: str, reference: str, ttl_s: int) -> None: ...
+
+    def get(self, key: str) -> str | None: ...
+
+
 class CallbackTokens(Protocol):
     """Per-message callback tokens, for carriers that sign nothing (Kannel, http)."""
 
@@ -160,6 +171,10 @@ class Transport(abc.ABC):
         options.done()
         return cls(name)
 
+    def use_index(self, index: ReferenceIndex) -> None:
+        """Keep carrier-id -> reference mappings in ``index`` (called before ``start``);
+        transports whose carriers echo our reference need none."""
+
     def start(self, sink: Sink) -> None:
         """Begin background work (a modem's reader); events go to ``sink``."""
 
@@ -186,7 +201,7 @@ class Transport(abc.ABC):
         """Release connections or devices."""
 
 
-__all__ = ["TransportRefusedError", "CallbackRequest", "CallbackResult", "CallbackTokens", "DeliveryReport", "Event",
+__all__ = ["ReferenceIndex", "TransportRefusedError", "CallbackRequest", "CallbackResult", "CallbackTokens", "DeliveryReport", "Event",
            "ForgedCallbackError", "InboundMessage", "Message", "Options", "OutcomeUnknownError",
            "PermanentTransportError", "Receipt", "Sink", "TemporaryTransportError", "ThrottledError",
            "Transport", "TransportError", "TransportHealth"]

@@ -24,14 +24,17 @@ def _base(name: str, probes: Probes) -> Flask:
     return app
 
 
-def init_api(name: str, probes: Probes, *, max_body_bytes: int, body_timeout: float) -> Flask:
+def init_api(name: str, probes: Probes, *, max_body_bytes: int, body_timeout: float, demo: bool = False) -> Flask:
     """The API app: health plus the /otp blueprint (services are put in by the caller)."""
-    from . import otp
+    from . import callbacks, factors, otp
 
     app = _base(name, probes)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.config["otpgw.body_timeout"] = body_timeout
     app.register_blueprint(otp.bp)
+    _init_integrations(app, demo)
+    app.register_blueprint(factors.bp)
+    app.register_blueprint(callbacks.bp)
     return app
 
 
@@ -54,3 +57,15 @@ def serve_in_thread(app: Flask, host: str, port: int, name: str):
     server = make_server(app, host, port)
     threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
+
+
+def _init_integrations(app: Flask, demo: bool) -> None:
+    """The OpenAPI document and /docs, the Twilio Verify surface, and dev mode's demo page."""
+    from . import openapi, twilio_verify
+
+    app.register_blueprint(openapi.bp)
+    app.register_blueprint(twilio_verify.bp)
+    if demo:
+        from . import demo as demo_page
+
+        app.register_blueprint(demo_page.bp)

@@ -25,6 +25,9 @@ from ..otp.types import SendRequest, VerifyRequest
 ID = validate.Regexp(r"[a-z2-7]{32}\Z", error="not a code id")
 CODE = validate.Regexp(r"[0-9]{6,10}\Z", error="must be 6 to 10 digits")
 LOCALE = validate.Regexp(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,2}\Z", error="not a locale tag")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOST = validate.Regexp(rf"(?:{_LABEL}\.)*{_LABEL}\Z", error="not a bare host name such as example.com")
+APP_HASH = validate.Regexp(r"[A-Za-z0-9+/]{11}\Z", error="not an 11-character SMS Retriever app hash")
 
 
 def iso(ms: int | str) -> str:
@@ -67,6 +70,15 @@ class SendRequestSchema(_Request):
     locale = fields.String(validate=LOCALE)
     code_length = fields.Integer(strict=True, validate=validate.Range(6, 10))
     ttl = fields.Integer(strict=True, validate=validate.Range(1, 600))
+    webotp_domain = fields.String(validate=[validate.Length(max=253), HOST],
+                                  metadata={"description": "WebOTP: the last line becomes `@<domain> #<code>`"})
+    app_hash = fields.String(validate=APP_HASH,
+                             metadata={"description": "Android SMS Retriever: the message ends with this app hash"})
+
+    @validates_schema
+    def _one_format(self, data: dict, **_: object) -> None:
+        if data.get("webotp_domain") and data.get("app_hash"):
+            raise ValidationError("a message carries either webotp_domain or app_hash, not both", "app_hash")
 
     @post_load
     def _make(self, data: dict, **_: object) -> SendRequest:

@@ -9,6 +9,7 @@
 --   user_lock        the user_ref's lockout flag (placeholders without a user_ref)
 --   user_fails       the user_ref's failure counter
 --   user_level       the user_ref's lockout level
+--   outbox           the webhook outbox stream (approved, max_attempts and locked events)
 -- ARGV
 --   now              ms
 --   id               the code's id ('' = the newest code of this phone and client)
@@ -84,6 +85,7 @@ if matched then
   save_record(K.codes, id, rec)
   redis.call('DEL', K.digest, K.phone_fails)
   if A.user ~= '' then redis.call('DEL', K.user_fails) end
+  emit_event(K.outbox, rec, id, 'code.approved', 'approved', 'approved', now)
   return {'approved', id, max_attempts - attempts, 0, ''}
 end
 
@@ -92,6 +94,7 @@ if left <= 0 then
   rec.status, rec.ended_at = 'max_attempts', now
   redis.call('DEL', K.digest)
   left = 0
+  emit_event(K.outbox, rec, id, 'code.max_attempts', 'max_attempts', 'max_attempts', now)
 end
 save_record(K.codes, id, rec)
 local threshold, window = tonumber(A.threshold), tonumber(A.window)
@@ -102,5 +105,8 @@ if A.user ~= '' then
   local user_ms = count_failure(K.user_fails, K.user_lock, K.user_level, threshold, window, base, longest, memory)
   if user_ms > lock_ms then lock_ms, limit = user_ms, 'user_ref' end
 end
-if lock_ms > 0 then return {'locked', id, left, lock_ms, limit, 1} end
+if lock_ms > 0 then
+  emit_event(K.outbox, rec, id, 'code.locked', rec.status, limit, now)
+  return {'locked', id, left, lock_ms, limit, 1}
+end
 return {'invalid', id, left, 0, ''}

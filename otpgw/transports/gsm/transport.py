@@ -61,6 +61,9 @@ class ModemTransport(Transport):
     def index(self, index: ReferenceIndex) -> None:
         self.ledger.index = index
 
+    def use_index(self, index: ReferenceIndex) -> None:
+        self.index = index
+
     @property
     def modems(self) -> list[Modem]:
         return self.pool.modems
