@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.cputime import cpu_seconds  # noqa: E402
 from benchmarks.fake_carrier import FakeCarrier  # noqa: E402
 from benchmarks.seed import BENCH_OVERRIDES, us_phones  # noqa: E402
 from benchmarks.servers import ROOT, SECRET, RedisServer, free_port, stop_process  # noqa: E402
@@ -31,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--messages", type=int, default=5000, help="codes queued before the workers start")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker processes per run")
-    p.add_argument("--concurrency", type=int, default=32, help="OTPGW_WORKER_CONCURRENCY of each worker")
+    p.add_argument("--concurrency", type=int, default=64, help="OTPGW_WORKER_CONCURRENCY of each worker")
     p.add_argument("--delay", type=float, default=0.05, help="the carrier's reply time, seconds")
     p.add_argument("--latency-samples", type=int, default=200, help="codes sent one by one for the latency phase")
     return p.parse_args(argv)
@@ -90,10 +91,14 @@ def throughput(args: argparse.Namespace, workers: int, env: dict[str, str], carr
     ids = set(queue_codes(env, us_phones(args.messages, start=offset)))
     carrier.arrivals.clear()
     procs = start_workers(workers, env, workdir)
+    cpu = 0.0
     try:
+        time.sleep(1.0)  # imports and connections, before the clock starts
+        before = sum(cpu_seconds(p.pid) for p in procs)
         deadline = time.monotonic() + 300
         while len(ids & carrier.arrivals.keys()) < len(ids) and time.monotonic() < deadline:
             time.sleep(0.05)
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - before
     finally:
         for proc in procs:
             stop_process(proc)
@@ -101,7 +106,7 @@ def throughput(args: argparse.Namespace, workers: int, env: dict[str, str], carr
     span = times[-1] - times[0] if len(times) > 1 else float("nan")
     # the first second includes the workers' start-up; count from the first arrival
     return {"workers": workers, "delivered": len(times), "seconds": span, "per_second": len(times) / span,
-            "per_worker": len(times) / span / workers}
+            "per_worker": len(times) / span / workers, "cpu_us": cpu / max(1, len(times)) * 1e6}
 
 
 def latency(args: argparse.Namespace, env: dict[str, str], carrier: FakeCarrier, workdir: Path,
@@ -147,10 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             redis.stop()
     print(f"carrier reply time {args.delay * 1000:.0f} ms, {args.messages} messages per run, "
           f"worker concurrency {args.concurrency}, {os.cpu_count()} CPUs (carrier and Redis on the same machine)\n")
-    print("| worker processes | messages/s | messages/s per worker | seconds |")
-    print("| ---: | ---: | ---: | ---: |")
+    print("| worker processes | messages/s | messages/s per worker | worker CPU per message | seconds |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
-        print(f"| {row['workers']} | {row['per_second']:,.0f} | {row['per_worker']:,.0f} | {row['seconds']:.1f} |")
+        print(f"| {row['workers']} | {row['per_second']:,.0f} | {row['per_worker']:,.0f} | "
+              f"{row['cpu_us']:,.0f} µs | {row['seconds']:.1f} |")
     print(f"\nadded latency, /otp/send answered -> carrier received (idle worker, {args.latency_samples} codes): "
           f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms")
     return 0

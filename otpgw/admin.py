@@ -22,7 +22,7 @@ class Operator:
         """The API clients whose lockouts of a phone to release: the one named, else all."""
         if client:
             return (client,)
-        return tuple(name for name, _ in self.settings.api.keys) + ("dev", "anonymous")
+        return tuple(self.settings.clients) + ("dev", "anonymous")  # OTPGW_API_KEYS and [clients.*]
 
     def run(self, command: str, *, phone: str | None, user_ref: str | None, client: str | None) -> str:
         if command == "unlock" and user_ref:

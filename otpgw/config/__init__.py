@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from ..domain import templates
 from . import parsers
+from .clients import ClientBounds, ClientConfig, ClientLimits, parse_client, parse_clients
 from .errors import SettingsError
 from .files import ENV_PREFIX, read_config_file
 from .sections import (
@@ -35,7 +36,6 @@ from .sections import (
     WebhookSettings,
     setting,
 )
-from .clients import ClientBounds, ClientConfig, ClientLimits, parse_client, parse_clients
 from .tables import RouteConfig, TransportConfig, parse_routes, parse_transports
 
 __all__ = ["ENV_PREFIX", "PROCESS_VARIABLES", "ClientBounds", "ClientConfig", "ClientLimits", "RouteConfig",

@@ -204,7 +204,7 @@ class DeliverySettings:
     claim_idle: int = setting(60, p.integer(1, 3600), env="WORKER_CLAIM_IDLE")
     max_retries: int = setting(5, p.integer(0, 100), env="WORKER_MAX_RETRIES")
     retry_base: float = setting(2.0, p.number(0.01, 600), env="WORKER_RETRY_BASE")
-    concurrency: int = setting(32, p.integer(1, 512), env="WORKER_CONCURRENCY")
+    concurrency: int = setting(64, p.integer(1, 512), env="WORKER_CONCURRENCY")
 
     def check(self, dev: bool) -> None:
         pass

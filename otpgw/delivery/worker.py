@@ -22,7 +22,7 @@ import secrets
 import socket
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterable, Mapping
 
 from ..config import Settings
@@ -41,6 +41,7 @@ from .router import Router
 
 log = logging.getLogger("otpgw.delivery")
 BATCH_MIN = 10  # messages read per pass, at least
+PREPARE_EVERY = 0.1  # seconds between promotions of due retries while busy
 
 
 class DeliveryWorker:
@@ -66,7 +67,7 @@ class DeliveryWorker:
             tokens=CallbackTokens(settings.secrets.known),
             host_bound=configured_host_bound, public_url=settings.public_url,
             max_retries=settings.delivery.max_retries, retry_base=settings.delivery.retry_base, clock=self.now_ms)
-        self._next_claim = 0.0
+        self._next_claim = self._next_prepare = 0.0
         self._started = False
         self.concurrency = settings.delivery.concurrency
         self.batch = max(BATCH_MIN, self.concurrency)
@@ -92,17 +93,43 @@ class DeliveryWorker:
         self._started = True
 
     def run(self, stop: threading.Event) -> None:
-        """Work until ``stop`` is set; the message in hand is finished first."""
+        """Work until ``stop`` is set; messages in hand are finished first.
+
+        Sends overlap: new messages are read as soon as a sending slot frees up, so one
+        slow carrier answer never holds back the other ``worker_concurrency - 1`` slots.
+        """
         log.info("worker %s reading %s with %s", self.consumer, ", ".join(self.lanes), self.name)
+        inflight: set[Future] = set()
         while not stop.is_set():
             try:
                 self.start()
-                handled = self.run_once(stop, block_ms=self.settings.delivery.block_ms)
+                inflight = self._fill(inflight, stop)
             except (StoreUnavailable, StoreError):
                 stop.wait(1.0)  # logged where it happened; Redis may come back
-                continue
-            if not handled:
-                stop.wait(0.05)  # an embedded store returns at once instead of blocking
+        wait(inflight)
+
+    def _fill(self, inflight: set[Future], stop: threading.Event) -> set[Future]:
+        """Read as many messages as there are free slots and start them; wait a little
+        for a slot when all are busy."""
+        free = self.concurrency - len(inflight)
+        if free <= 0:
+            return wait(inflight, timeout=0.5, return_when=FIRST_COMPLETED).not_done
+        if time.monotonic() >= self._next_prepare:
+            self._next_prepare = time.monotonic() + PREPARE_EVERY
+            for lane in self.lanes:
+                self.store.queue.prepare(lane, self.now_ms())
+        block = 0 if inflight else min(self.settings.delivery.block_ms, int(PREPARE_EVERY * 1000))
+        batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, free, block)
+        if not batch:
+            if inflight:
+                return wait(inflight, timeout=0.02, return_when=FIRST_COMPLETED).not_done
+            stop.wait(0.05 if block == 0 else 0)  # an embedded store returns at once instead of blocking
+            return inflight
+        if self._pool is None:
+            for message in batch:
+                self._handle(message, stop)
+            return inflight
+        return inflight | {self._pool.submit(self._handle, message, stop) for message in batch}
 
     def run_once(self, stop: threading.Event | None = None, *, block_ms: int = 0) -> int:
         """One pass: promote due retries, claim orphans, read new messages, send them."""

@@ -105,7 +105,8 @@ class OtpService:
         locale = resolve_locale(request.locale or default_locale, default=default_locale)
         text = self._text(code, request, profile, locale, ttl)
         limits, prefix = self.policy.send_limits(phone, profile)
-        payload = {"to": phone.e164, "text": text, **({"from": profile.sender_id} if profile.sender_id else {})}
+        payload = {"to": phone.e164, "text": text, "cc": phone.country, "nt": phone.number_type,
+                   **({"from": profile.sender_id} if profile.sender_id else {})}
         idempotency_tag, request_digest = self._idempotency(client, idempotency_key, request, phone)
         return NewCode(
             code_id=codes.new_id(phone_tag), phone_tag=phone_tag,
@@ -158,7 +159,8 @@ class OtpService:
         result = self.codes.verify(Attempt(
             phone_tag=phone_tag, code_id=code_id, client=client, now_ms=self.now_ms(),
             candidates=self.keys.candidates(phone_tag, client, request.code),
-            limits=self.policy.verify_limits(self.clients.get(client)), user_tag=self.tags.user(client, request.user_ref),
+            limits=self.policy.verify_limits(self.clients.get(client)),
+            user_tag=self.tags.user(client, request.user_ref),
             ip_tag=self.tags.ip(self.policy.client_network(request.client_ip))))
         audit("otp.verify", code_id=result.code_id, client=client, outcome=result.outcome.value, limit=result.limit)
         metrics.count(metrics.VERIFIES, result.outcome.value)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from .keys import NONE, KeySpace
 
 
-
 def idempotency_key(keys: KeySpace, tag: str) -> str:
     """The key of one Idempotency-Key (a placeholder, never written, without one)."""
     return keys.key(f"i{tag or NONE}", "idem")

@@ -5,8 +5,8 @@ Protocol: any ``otpgw.web`` module whose blueprint is registered may define a li
 
     {"method": "post", "path": "/otp/send", "summary": "...", "tags": ["otp"],
      "request": SendRequestSchema,            # a Schema class, or None
-     "responses": {202: SendResponseSchema,   # a Schema class, or None: for >= 400 the
-                   429: None},                # error envelope, below 400 no body
+     "responses": {202: SendResponseSchema,   # a Schema class, or None: for >= 400 anything
+                   429: None},                # but a Schema is the error envelope; below 400 no body
      # optional:
      "description": "...", "parameters": ["Idempotency-Key", {...an OpenAPI parameter}],
      "security": [] (open) or [{"basic": []}] (default: bearer),
@@ -21,6 +21,8 @@ is built once per app and served at ``/openapi.json``; ``/docs`` is a self-conta
 """
 from __future__ import annotations
 
+import functools
+import os
 import re
 import sys
 from importlib import metadata
@@ -28,7 +30,7 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, Flask, current_app, send_from_directory
+from flask import Blueprint, Flask, current_app
 from marshmallow import Schema, fields
 
 from .schemas import EnumValue, Timestamp
@@ -72,9 +74,9 @@ REASONS = {200: "OK", 201: "Created", 202: "Accepted", 400: "Invalid request", 4
            500: "Internal error", 503: "Unavailable (store or key rotation); never a success"}
 HEALTH = [
     {"method": "get", "path": "/healthz", "summary": "Liveness (never touches Redis)", "tags": ["health"],
-     "security": [], "request": None, "responses": {200: None}},
+     "security": [], "request": None, "responses": {200: None}, "content": "application/json"},
     {"method": "get", "path": "/readyz", "summary": "Readiness: Redis answers, scripts loaded", "tags": ["health"],
-     "security": [], "request": None, "responses": {200: None, 503: None}},
+     "security": [], "request": None, "responses": {200: None, 503: None}, "content": "application/json"},
     {"method": "get", "path": "/metrics", "summary": "Prometheus metrics", "tags": ["health"], "security": [],
      "request": None, "responses": {200: None}, "content": "text/plain"},
 ]
@@ -177,7 +179,8 @@ def _response(status: int, schema: Any, op: dict[str, Any]) -> dict[str, Any]:
     headers = {name: name for name in named}  # a string names a component header
     response: dict[str, Any] = {"description": REASONS.get(status, str(status)), "headers": headers}
     if status >= 400:
-        response["content"] = {"application/json": {"schema": schema or ErrorSchema}}
+        own = isinstance(schema, Schema) or (isinstance(schema, type) and issubclass(schema, Schema))
+        response["content"] = {"application/json": {"schema": schema if own else ErrorSchema}}
     elif schema is not None:
         response["content"] = {op.get("response_content", "application/json"): {"schema": schema}}
     elif op.get("content"):
@@ -200,4 +203,10 @@ def openapi_json():
 
 @bp.get("/docs")
 def docs():
-    return send_from_directory(bp.static_folder, "index.html")
+    return _page(), 200, {"Content-Type": "text/html; charset=utf-8"}
+
+
+@functools.cache
+def _page() -> bytes:
+    with open(os.path.join(bp.static_folder, "index.html"), "rb") as fh:
+        return fh.read()

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Iterator
 
-from otpgw.web import serve_in_thread
+from otpgw.web import make_server
 
 from conftest import free_port
 
@@ -13,7 +14,8 @@ from conftest import free_port
 def serving(app) -> Iterator[str]:
     """Serve ``app`` for the duration; yields its base URL."""
     port = free_port()
-    server = serve_in_thread(app, "127.0.0.1", port, "otpgw-test-server")
+    server = make_server(app, "127.0.0.1", port)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

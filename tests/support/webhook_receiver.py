@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default (5) drops concurrent connects, which then wait a second
+    daemon_threads = True
+
+
 @dataclass
 class Received:
     path: str
@@ -43,7 +48,7 @@ class WebhookReceiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/otpgw-events"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

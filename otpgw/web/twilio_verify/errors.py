@@ -48,7 +48,9 @@ def render(error: OtpgwError):
     table = {**_COMMON, **(_CHECK if request.path.endswith("/VerificationCheck") else _SEND)}
     status, code, message = table.get(error.code, (error.status, error.status, error.message))
     text = message.format(path=request.path.removeprefix("/v2"))
-    if code in (60200, 60223) and error.details:
+    if code == 60223:
+        text = f"{text}: {str(error.details.get('Channel', '')).upper()}"  # as Twilio: "...: WHATSAPP"
+    elif code == 60200 and error.details:
         text = f"{text}: {_first_problem(error.details)}"
     headers = dict(error.headers)
     if isinstance(error, Unauthorized):
