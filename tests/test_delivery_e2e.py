@@ -288,3 +288,53 @@ class TestWorkerReadiness:
         body = reply.get_json()
         assert reply.status_code == 200, body
         assert body["transports"]["tw"]["breaker"] == "open" and body["transports"]["vn"]["breaker"] == "closed"
+
+
+@pytest.mark.slow  # a worker subprocess
+class TestWorkerKilledMidDelivery:
+    """A worker killed while the carrier holds its request: another worker delivers the code."""
+
+    def test_message_of_a_killed_worker_is_claimed_and_sent(self, carrier_app, twilio, tmp_path, redis_server):
+        import os
+        import signal
+        import sys
+
+        from conftest import API_KEY, SECRET, ChildProcess, free_port
+
+        app = carrier_app(worker_claim_idle=1)
+        client = app.test_client()
+        config = tmp_path / "otpgw.toml"
+        config.write_text(f'''public_url = "{PUBLIC_URL}"
+[transports.tw]
+type = "twilio"
+account_sid = "{TwilioCarrier.ACCOUNT_SID}"
+auth_token = "{TwilioCarrier.AUTH_TOKEN}"
+from = "+15017122661"
+base_url = "{twilio.url}"
+read_timeout = 30
+''')
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTPGW_")}
+        env.update(OTPGW_SECRET_KEYS=SECRET, OTPGW_API_KEYS=f"app:{API_KEY}", OTPGW_REDIS_URL=redis_server.url,
+                   OTPGW_CONFIG=str(config), OTPGW_WORKER_HEALTH_PORT=str(free_port()), PYTHONUNBUFFERED="1")
+        twilio.fail_next(Fault.slow(30))  # the carrier holds the first request
+        code_id = issue_id(client)
+        doomed = ChildProcess([sys.executable, "-m", "otpgw.cli", "worker"], env)
+        try:
+            twilio.wait_for(lambda requests: len(requests) >= 1, timeout=20)
+            doomed.proc.send_signal(signal.SIGKILL)
+        finally:
+            doomed.stop()
+        assert delivery(client, code_id)["status"] == "queued"
+
+        settings = app.extensions["otpgw.settings"]
+        survivor = DeliveryWorker(settings, Store.connect(settings), build_transports(settings, ["tw"]),
+                                  consumer="survivor")
+        try:
+            time.sleep(1.1)  # past worker_claim_idle
+            poll(lambda: delivery(client, code_id)["status"] == "sent", step=lambda: run(survivor, 1),
+                 timeout=15, what="the survivor to claim and send")
+        finally:
+            survivor.close()
+            survivor.store.close()
+        refs = [r.form["StatusCallback"].rsplit("=", 1)[-1] for r in twilio.requests]
+        assert refs == [code_id, code_id]  # at least once: the killed worker's request may have gone out

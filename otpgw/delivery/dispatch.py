@@ -49,6 +49,7 @@ log = logging.getLogger("otpgw.delivery")
 DETAIL_MAX = 200  # a carrier's error text is shown on GET /otp/<id>; keep it short
 KEY_WAIT_MS = 1000  # how long a message sealed under an unknown key waits before the next look
 SHORT_WAIT_MS = 250  # a token this close is waited for in place; a longer wait requeues
+OTHER_WORKER_WAIT_MS = 1000  # a message for a transport this worker lacks waits this long for one that has it
 
 
 def _phone(payload: dict) -> Phone:
@@ -103,8 +104,11 @@ class Dispatcher:
     def _dispatch(self, queued: QueuedMessage, plan: Plan, payload: dict) -> str:
         waits: list[int] = []
         for step, name in self._candidates(queued, plan):
-            if name not in self.transports:  # another worker owns it: hand the message over
+            if name in self.host_bound and name not in self.transports:  # its device's worker sends it
                 return self._move(queued, name, self.now_ms(), step=step, pin=queued.pin)
+            if name not in self.transports:  # a transport this worker was not given: another may have it
+                waits.append(OTHER_WORKER_WAIT_MS)
+                continue
             verdict = self._gate(queued, name)
             if verdict.verdict == "skip":
                 return self._dead_code(queued, verdict.code_status)
