@@ -196,6 +196,25 @@ def operator(app):
     return Operator(app.extensions["otpgw.settings"], app.extensions["otpgw.store"].locks)
 
 
+@pytest.fixture
+def threads():
+    """Worker threads with their stop events; every one is stopped and joined at the end."""
+    running: list[tuple[threading.Thread, threading.Event]] = []
+
+    def start(target, stop: threading.Event | None = None) -> tuple[threading.Thread, threading.Event]:
+        stop = stop or threading.Event()
+        thread = threading.Thread(target=target, args=(stop,), daemon=True)
+        thread.start()
+        running.append((thread, stop))
+        return thread, stop
+
+    yield start
+    for thread, stop in running:
+        stop.set()
+    for thread, _ in running:
+        thread.join(15)
+
+
 def sent_code(app, code_id: str) -> str:
     """Read the code out of the sealed queued message, as the worker would (tests only)."""
     service = app.extensions["otpgw.service"]

@@ -195,3 +195,37 @@ class TestStoppingWorker:
                 store.close()
         assert sorted(m.reference for m in other.sent) == sorted(i for i in ids if i != first.transports[
             "fake"].sent[0].reference)
+
+
+class TestRedisAway:
+    """Redis going away pauses delivery; when it is back every message goes out once."""
+
+    def test_delivery_pauses_and_resumes_without_loss_or_duplicates(self, make_settings, threads):
+        import signal
+
+        from otpgw import create_app
+
+        from conftest import RedisServer
+
+        with RedisServer() as server:
+            settings = make_settings(redis_url=server.url, worker_block_ms=50, redis_timeout=0.2)
+            app = create_app(settings)
+            client = app.test_client()
+            ids = [issue_id(client, f"+1415555{2500 + n:04d}") for n in range(10)]
+            fake = FakeTransport()
+            worker = DeliveryWorker(settings, Store.connect(settings, blocking_ms=50), fake)
+            server.proc.send_signal(signal.SIGSTOP)  # Redis hangs: no answer, no data lost
+            try:
+                thread, stop = threads(worker.run)
+                time.sleep(1.0)
+                assert fake.attempts == 0 and thread.is_alive()
+            finally:
+                server.proc.send_signal(signal.SIGCONT)
+            poll(lambda: len(fake.sent) == 10, timeout=15, what="delivery after Redis came back")
+            time.sleep(0.5)
+            stop.set()
+            thread.join(10)
+            worker.close()
+            worker.store.close()
+            app.extensions["otpgw.store"].close()
+            assert sorted(m.reference for m in fake.sent) == sorted(ids)  # each exactly once

@@ -63,25 +63,6 @@ def make_worker():
         store.client.close()
 
 
-@pytest.fixture
-def threads():
-    """Worker threads with their stop events; every one is stopped and joined at the end."""
-    running: list[tuple[threading.Thread, threading.Event]] = []
-
-    def start(target, stop: threading.Event | None = None) -> tuple[threading.Thread, threading.Event]:
-        stop = stop or threading.Event()
-        thread = threading.Thread(target=target, args=(stop,), daemon=True)
-        thread.start()
-        running.append((thread, stop))
-        return thread, stop
-
-    yield start
-    for thread, stop in running:
-        stop.set()
-    for thread, _ in running:
-        thread.join(15)
-
-
 class TestDelivery:
     """A queued code's message reaches the transport once, and its status says so."""
 
