@@ -219,7 +219,7 @@ def clients(args: argparse.Namespace) -> int:
     settings = load_settings()
     admin = ClientAdmin(settings, Store.connect(settings).clients)
     if args.verb == "list":
-        rows = admin.rows() if settings.api.redis_clients else [r for r in admin.rows() if r["source"] == "settings"]
+        rows = admin.rows()
         print(json.dumps(rows, indent=2) if args.json else "\n".join(
             f"{r['name']:<24} {r['source']:<9} keys {','.join(r['keys']) or '-':<20} {r['service_sid']}"
             f"{'  webhook ' + r['webhook_url'] if r['webhook_url'] else ''}" for r in rows) or "no clients")

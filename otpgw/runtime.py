@@ -39,8 +39,8 @@ def select_transports(settings: Settings, names: list[str] | None) -> list[str]:
 def build_transports(settings: Settings, names: list[str], console_stream: TextIO | None = None) -> list[Transport]:
     """``console_stream``: where console transports print (dev mode's demo inbox), else stdout."""
     built = [build_transport(settings.transports[name]) for name in names]
-    return [ConsoleTransport(console_stream, name=t.name) if console_stream and isinstance(t, ConsoleTransport) else t
-            for t in built]
+    return [ConsoleTransport(console_stream, name=t.name)
+            if console_stream is not None and isinstance(t, ConsoleTransport) else t for t in built]
 
 
 def build_worker(settings: Settings, names: list[str] | None = None, store: Store | None = None,

@@ -10,9 +10,8 @@ import pytest
 from otpgw.client import WebhookSignatureError, verify_webhook
 from otpgw.events.webhooks import sign, verify_signature
 from otpgw.otp.webhooks import webhook_dispatcher
-from otpgw.store.scripts import Script
 
-from conftest import PHONE, ROOT, SECRET, ChildProcess, send, sent_code, verify
+from conftest import PHONE, SECRET, ChildProcess, send, sent_code, verify
 from support.flows import issue_id, poll, wrong
 from support.webhook_receiver import WebhookReceiver
 
@@ -84,8 +83,8 @@ class TestEvents:
         verify(client, id=code_id, code=sent_code(app, code_id))
         assert outbox_length(app) == 0 and dispatcher.run_once() == 0 and receiver.received == []
 
-    def test_a_delivery_status_change_can_be_emitted_by_the_delivery_scripts(self, hooked, receiver):
-        """The prelude's emit_delivery, as record_delivery/finish_message will call it."""
+    def test_a_delivery_report_is_posted_once_and_a_repeat_not_at_all(self, hooked, receiver):
+        """record_delivery (a carrier's report) emits the change; a repeated report changes nothing."""
         from otpgw.domain.outcomes import DeliveryStatus
         from otpgw.domain.sms import DeliveryReport
 
@@ -94,13 +93,7 @@ class TestEvents:
         code_id = issue_id(client, headers=HOOK)
         report = DeliveryReport(reference=code_id, status=DeliveryStatus.DELIVERED, transport="fake")
         assert store.codes.record_delivery(code_id[:16], code_id, report, int(time.time() * 1000))
-        source = ("-- test_emit.lua\n-- KEYS\n--   codes            c\n--   outbox           o\n"
-                  "-- ARGV\n--   id               i\n--   now              n\n"
-                  "emit_delivery(K.outbox, K.codes, A.id, A.now)\nreturn 1\n")
-        prelude = (ROOT / "otpgw/store/lua/_prelude.lua").read_text()
-        emit = Script(store.client, "test_emit", source, prelude)
-        emit(keys={"codes": store.keys.codes(code_id[:16]), "outbox": store.outbox.stream},
-             args={"id": code_id, "now": int(time.time() * 1000)})
+        assert not store.codes.record_delivery(code_id[:16], code_id, report, int(time.time() * 1000))
         dispatcher.run_once()
         (got,) = receiver.delivered()
         assert got.event["type"] == "delivery.delivered" and got.event["data"]["status"] == "delivered"

@@ -29,6 +29,7 @@ from .sections import (
     LimitSettings,
     LockoutSettings,
     LoggingSettings,
+    MessageSettings,
     NumberSettings,
     RedisSettings,
     SecretSettings,
@@ -66,6 +67,7 @@ class Settings:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     totp: TotpSettings = field(default_factory=TotpSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    messages: MessageSettings = field(default_factory=MessageSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     transports: Mapping[str, TransportConfig] = field(default_factory=lambda: MappingProxyType({}))
     routes: tuple[RouteConfig, ...] = ()

@@ -253,6 +253,47 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class MessageSettings:
+    """``/messages``: bulk and scheduled messages, and inbound SMS kept for the clients.
+
+    Per-client caps: ``max_segments`` (per message) and ``daily_recipients`` (per UTC
+    day, 0: none) apply to every client allowed to send messages; ``client_max_segments``
+    and ``client_daily_recipients`` (``shop=3``; TOML: a table) set them per client.
+    ``bulk_share``: the share of a worker's sending slots bulk messages may hold; the rest
+    stays free for codes, so a code never waits for a slot behind a campaign.
+    """
+
+    max_recipients: int = setting(10_000, p.integer(1, 1_000_000), env="MESSAGES_MAX_RECIPIENTS")
+    max_body_bytes: int = setting(1 << 20, p.integer(4096, 64 << 20), env="MESSAGES_MAX_BODY_BYTES")
+    max_send_ahead: int = setting(30 * 86400, p.integer(60, 366 * 86400), env="MESSAGES_MAX_SEND_AHEAD")
+    validity: int = setting(86400, p.integer(60, 7 * 86400), env="MESSAGES_VALIDITY")
+    retention: int = setting(7 * 86400, p.integer(60, 90 * 86400), env="MESSAGES_RETENTION")
+    inbound_retention: int = setting(7 * 86400, p.integer(60, 90 * 86400), env="MESSAGES_INBOUND_RETENTION")
+    max_segments: int = setting(10, p.integer(1, 255), env="MESSAGES_MAX_SEGMENTS")
+    daily_recipients: int = setting(100_000, p.integer(0, 10**9), env="MESSAGES_DAILY_RECIPIENTS")
+    client_max_segments: tuple[tuple[str, int], ...] = setting(
+        (), p.pairs(p.integer(1, 255)), env="MESSAGES_CLIENT_MAX_SEGMENTS")
+    client_daily_recipients: tuple[tuple[str, int], ...] = setting(
+        (), p.pairs(p.integer(0, 10**9)), env="MESSAGES_CLIENT_DAILY_RECIPIENTS")
+    bulk_share: float = setting(0.75, p.number(0.05, 0.95), env="MESSAGES_BULK_SHARE")
+
+    def check(self, dev: bool) -> None:
+        for setting_name, pairs in (("OTPGW_MESSAGES_CLIENT_MAX_SEGMENTS", self.client_max_segments),
+                                    ("OTPGW_MESSAGES_CLIENT_DAILY_RECIPIENTS", self.client_daily_recipients)):
+            bad = [name for name, _ in pairs if not _CLIENT_NAME.match(name)]
+            if bad:
+                raise SettingsError(f"{setting_name}: {bad[0]!r} is not a client name (1-64 of A-Z a-z 0-9 . _ -)")
+
+    def segments_for(self, client: str) -> int:
+        """The most segments one message of ``client`` may cost."""
+        return dict(self.client_max_segments).get(client, self.max_segments)
+
+    def daily_recipients_for(self, client: str) -> int:
+        """Recipients ``client`` may send to per UTC day (0: no cap)."""
+        return dict(self.client_daily_recipients).get(client, self.daily_recipients)
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     level: str = setting("INFO", p.text(choices=("DEBUG", "INFO", "WARNING", "ERROR"), upper=True),
                          env="LOG_LEVEL")
@@ -273,5 +314,6 @@ SECTIONS = {
     "delivery": DeliverySettings,
     "totp": TotpSettings,
     "webhooks": WebhookSettings,
+    "messages": MessageSettings,
     "logging": LoggingSettings,
 }

@@ -69,6 +69,42 @@ class Lane(str, enum.Enum):
     BULK = "bulk"
 
 
+class RecordKind(str, enum.Enum):
+    """What a queued message's reference names: a one-time code's record, or a message of a
+    batch (``/messages``), whose record lives with its batch."""
+
+    CODE = "code"
+    MESSAGE = "message"
+
+
+class MessageStatus(str, enum.Enum):
+    """Where a message of ``/messages`` is. ``scheduled`` and ``queued`` wait (``scheduled``
+    until its ``send_at``); then the delivery statuses, which only move forward; or
+    ``canceled`` (its batch was canceled before it left)."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def waiting(self) -> bool:
+        return self in (MessageStatus.SCHEDULED, MessageStatus.QUEUED)
+
+
+class BatchStatus(str, enum.Enum):
+    """A batch: ``scheduled`` until its ``send_at``, ``sending`` while messages wait,
+    ``completed`` once none waits (each sent, failed or canceled), or ``canceled``."""
+
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
 class FactorKind(str, enum.Enum):
     """The factors beside SMS codes that a user_ref can hold (``/factors`` names them so)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .outcomes import DeliveryStatus
+from .outcomes import DeliveryStatus, RecordKind
 from .textcodec import Encoding, encoding_for, segment_count
 
 
@@ -107,7 +107,9 @@ class QueuedMessage:
     list of transports to try next (fail-over moves it on); ``pin`` names the one
     transport a retry must use (after an answer that never came); ``home`` is the shared
     lane the message belongs to, so a message handed to a host-bound transport's lane
-    can come back to it.
+    can come back to it. ``kind`` says what ``reference`` names: a code (its record is
+    found by the id) or a message of a batch (``/messages``); a message also carries
+    ``tag``, its recipient's keyed tag (the opt-out checked before each attempt).
     """
 
     entry_id: str
@@ -119,18 +121,26 @@ class QueuedMessage:
     step: int = 0
     pin: str = ""
     home: str = "otp"
+    kind: RecordKind = RecordKind.CODE
+    tag: str = ""
 
     def fields(self, **changes: object) -> dict[str, str]:
         """The stream fields of this message (with ``changes``), as strings."""
         values = {"id": self.reference, "sealed": self.sealed, "deadline": self.deadline_ms,
-                  "attempt": self.attempt, "step": self.step, "pin": self.pin, "home": self.home, **changes}
+                  "attempt": self.attempt, "step": self.step, "pin": self.pin, "home": self.home,
+                  **({"kind": self.kind.value, "tag": self.tag} if self.kind is RecordKind.MESSAGE else {}),
+                  **changes}
         return {name: str(value) for name, value in values.items()}
 
     @classmethod
     def from_fields(cls, entry_id: str, lane: str, fields: dict[str, str]) -> "QueuedMessage":
         return cls(entry_id, lane, fields["id"], fields["sealed"], int(fields["deadline"]),
                    int(fields.get("attempt", 0)), int(fields.get("step", 0)), fields.get("pin", ""),
-                   fields.get("home", lane))
+                   fields.get("home", lane), RecordKind(fields.get("kind", "code")), fields.get("tag", ""))
+
+    @property
+    def is_message(self) -> bool:
+        return self.kind is RecordKind.MESSAGE
 
     def __repr__(self) -> str:
         return f"QueuedMessage(reference={self.reference!r}, lane={self.lane!r}, attempt={self.attempt})"

@@ -34,18 +34,13 @@ log = logging.getLogger("otpgw.clients")
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Every known client, by name, by key hash and by Twilio SIDs."""
+    """Every known client, by name and by the hashes of its keys."""
 
     by_name: Mapping[str, ClientConfig]
     by_hash: Mapping[str, ClientConfig] = field(init=False)
-    by_sid: Mapping[str, ClientConfig] = field(init=False)
 
     def __post_init__(self) -> None:
-        clients = self.by_name.values()
-        object.__setattr__(self, "by_hash", {h: c for c in clients for h in c.key_hashes})
-        object.__setattr__(self, "by_sid", {sid: c for c in clients
-                                            for sid in (c.twilio_service_sid, c.twilio_account_sid, c.api_key_sid)
-                                            if sid})
+        object.__setattr__(self, "by_hash", {h: c for c in self.by_name.values() for h in c.key_hashes})
 
 
 class ClientRegistry:
@@ -80,16 +75,6 @@ class ClientRegistry:
         """A client's settings; a name without settings (``dev``, ``anonymous``) has the defaults."""
         return self._snapshot.by_name.get(name) or (self.default if name == self.default.name
                                                     else ClientConfig(name))
-
-    def by_sid(self, sid: str) -> ClientConfig | None:
-        """The client a Twilio service, account or API key SID belongs to."""
-        found = self.snapshot().by_sid.get(sid)
-        if found is None and self.open and sid in (self.default.twilio_service_sid, self.default.twilio_account_sid):
-            return self.default
-        return found
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.snapshot().by_name)
 
     def snapshot(self) -> Snapshot:
         """The current snapshot, reloading Redis' part when it is older than the TTL."""
@@ -232,10 +217,12 @@ class ClientAdmin:
         return record
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every client for ``otpgw clients list``: names, SIDs, key ids, never a key or a secret."""
+        """Every client for ``otpgw clients list``: names, SIDs, key ids, never a key or a secret
+        (the Redis clients only when the deployment reads them)."""
         now = self._now_ms()
         rows = [_row(c, "settings", [ids.key_id(h) for h in c.key_hashes]) for c in self.settings.clients.values()]
-        for name, record in sorted(self.store.all().items()):
+        stored = self.store.all() if self.settings.api.redis_clients else {}
+        for name, record in sorted(stored.items()):
             live = [k for k in record.get("keys", ()) if not k.get("expires_ms") or k["expires_ms"] > now]
             client = ClientConfig(name, service_sid=record.get("settings", {}).get("service_sid", ""),
                                   account_sid=record.get("settings", {}).get("account_sid", ""))

@@ -100,7 +100,8 @@ class CodeStore:
         args = dict(id=code_id, status=report.status.value, transport=report.transport, now=now_ms,
                     carrier_ids=",".join(carrier_ids), detail=report.detail, error_code=report.error_code,
                     parts=parts, part=report.carrier_id)
-        return bool(self.scripts.record_delivery(keys=dict(codes=self.keys.codes(phone_tag)), args=args))
+        keys = dict(codes=self.keys.codes(phone_tag), outbox=outbox_key(self.keys))
+        return bool(self.scripts.record_delivery(keys=keys, args=args))
 
 
 def _record(code_id: str, raw: dict[str, Any]) -> CodeRecord:

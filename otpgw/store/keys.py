@@ -76,3 +76,32 @@ class KeySpace:
     def retries(self, lane: str) -> str:
         """Zset of a lane's messages waiting out a back-off, scored by due time (ms)."""
         return self.key(f"q{lane}", "retry")
+
+    # -- messages (/messages) and inbound SMS ---------------------------------------------
+    def batch(self, batch_id: str, kind: str) -> str:
+        """A batch's keys, in one slot: ``meta`` (hash: settings, sealed text, counters),
+        ``pending`` (list: its messages not yet on the bulk lane, in order, each the
+        recipient's tag and sealed number), ``records`` (hash: position -> delivery record
+        of a message that has left)."""
+        return self.key(f"b{batch_id}", kind)
+
+    def schedule(self) -> str:
+        """Zset: batch id -> when its messages may go onto the bulk lane (ms)."""
+        return self.key("schedule", "batches")
+
+    def last_sender(self, phone_tag: str) -> str:
+        """``<hook><client>`` of the client whose message last left for this phone: who a
+        reply from it belongs to (with its webhook flag, 0 or 1)."""
+        return self.key(phone_tag, "sender")
+
+    def inbox(self, client: str) -> str:
+        """Stream of the inbound SMS kept for a client (sealed), trimmed by age."""
+        return self.key(f"cl{client}", "inbound")
+
+    def client_recipients_day(self, client: str, day: str) -> str:
+        """A client's count of message recipients for one UTC day."""
+        return self.key(f"cl{client}", f"recipients:{day}")
+
+    def batch_idempotency(self, tag: str) -> str:
+        """The first batch sent under one (client, Idempotency-Key) tag (a placeholder without one)."""
+        return self.key(f"i{tag or NONE}", "batch")

@@ -21,6 +21,7 @@ from ..domain.sms import QueuedMessage, Receipt
 from .codes import text
 from .errors import guard
 from .keys import KeySpace
+from .outbox import outbox_key
 from .scripts import Scripts
 
 GROUP = "workers"
@@ -88,7 +89,8 @@ class DeliveryQueue:
     def finish(self, message: QueuedMessage, status: DeliveryStatus, now_ms: int, *, transport: str,
                receipt: Receipt | None = None, detail: str = "", error_code: str = "") -> bool:
         """Acknowledge and record the outcome, in one script; False if another worker had."""
-        keys = dict(lane=self.keys.lane(message.lane), codes=self.keys.codes(tag_of(message.reference)))
+        keys = dict(lane=self.keys.lane(message.lane), codes=self.keys.codes(tag_of(message.reference)),
+                    outbox=outbox_key(self.keys))
         args = dict(group=GROUP, entry=message.entry_id, id=message.reference, status=status.value,
                     transport=transport, now=now_ms, carrier_ids=",".join(receipt.carrier_ids) if receipt else "",
                     detail=detail, error_code=error_code, parts=receipt.parts if receipt else 0, part="")

@@ -4,6 +4,7 @@
 -- KEYS
 --   lane             the lane's stream the entry was read from
 --   codes            the phone's code records (hash)
+--   outbox           the webhook outbox stream (a change is posted to the client's webhook)
 -- ARGV
 --   group            the consumer group
 --   entry            the stream entry id
@@ -19,5 +20,5 @@
 -- Returns 1 if this call acknowledged the entry, 0 if another worker already had.
 local acked = redis.call('XACK', K.lane, A.group, A.entry)
 redis.call('XDEL', K.lane, A.entry)
-if acked == 1 then update_delivery(K.codes, A.id, A) end
+if acked == 1 and update_delivery(K.codes, A.id, A) == 1 then emit_delivery(K.outbox, K.codes, A.id, A.now) end
 return acked
