@@ -1,18 +1,22 @@
 """Load-test otpgw under gunicorn against a private redis-server and print the figures.
 
-    .venv/bin/python benchmarks/load.py [--duration 10] [--concurrency 64]
-        [--worker-class gevent] [--workers 4] [--threads N] [--all-worker-classes]
+    .venv/bin/python benchmarks/load.py [--duration 10] [--rounds 3] [--concurrency 64]
+        [--worker-class gevent] [--workers 2] [--threads N] [--all-worker-classes]
     .venv/bin/python benchmarks/load.py --profile      # where the CPU of one request goes
 
-For each worker class this starts its own ``redis-server`` on a free loopback port and
+For each worker class this starts its own ``redis-server`` on a free loopback port, and
 ``python -m gunicorn --config python:otpgw.gunicorn_conf otpgw.wsgi:application`` (the
-production entry point, settings from ``OTPGW_*``), then measures in turn
+production entry point, settings from ``OTPGW_*``) beside the same gunicorn serving
+``benchmarks/minimal_app.py``, then measures ``--rounds`` rounds of
 
 1. ``GET /healthz``            the framework's ceiling: Flask + otpgw's hooks, no Redis;
-2. ``POST /otp/send``          every request to a different phone;
-3. ``POST /otp/verify``        by id, alternately a wrong and the right code of seeded codes;
-4. ``POST /evalsha``           ``benchmarks/minimal_app.py`` (one EVALSHA, nothing else)
-                               under the same gunicorn settings, with otpgw stopped.
+2. ``POST /evalsha``           the minimal app (one EVALSHA, nothing else), otpgw idle;
+3. ``POST /otp/send``          every request to a different phone, the minimal app idle;
+4. ``POST /otp/verify``        by id, alternately a wrong and the right code of the codes
+                               the send phase issued,
+
+and prints each round, the medians, the ratios against the minimal app with the targets
+of issue 10, the workers' memory, Redis' memory per code and message, and a sizing table.
 
 The load comes from separate processes (gevent, one keep-alive connection per
 greenlet, reconnecting when the server closes, as the sync worker does after every
@@ -39,8 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script: make `benchmarks.*` and `otpgw` importable
 
+from benchmarks.memory import redis_per_code  # noqa: E402
 from benchmarks.phases import bench_worker_class  # noqa: E402
-from benchmarks.report import print_settings, print_table  # noqa: E402
+from benchmarks.report import print_redis_memory, print_run, print_settings, print_sizing  # noqa: E402
 from benchmarks.request_profile import profile_main  # noqa: E402
 from benchmarks.servers import CLASSES  # noqa: E402
 
@@ -48,18 +53,24 @@ from benchmarks.servers import CLASSES  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--duration", type=float, default=10, help="measured seconds per phase (default 10)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of the four phases; medians are reported (default 3)")
     p.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each phase (default 2)")
     p.add_argument("--concurrency", type=int, default=64, help="open connections (default 64)")
     p.add_argument("--client-procs", type=int, default=2, help="load-generator processes (default 2)")
     p.add_argument("--worker-class", choices=CLASSES, default="gevent")
     p.add_argument("--all-worker-classes", action="store_true", help="run sync, gthread and gevent in turn")
-    p.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1), help="default 2 per CPU")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="default one per CPU, as otpgw.gunicorn_conf")
     p.add_argument("--threads", type=int, default=0, help="OTPGW_THREADS (default 1; --gthreads for gthread)")
     p.add_argument("--gthreads", type=int, default=4, help="threads per gthread worker (default 4)")
     p.add_argument("--log-level", default="INFO", help="OTPGW_LOG_LEVEL of the server (default INFO)")
     p.add_argument("--no-multiproc-metrics", dest="multiproc_metrics", action="store_false",
                    help="run without PROMETHEUS_MULTIPROC_DIR (the image sets it)")
-    p.add_argument("--codes", type=int, default=0, help="codes to seed for verify (default: from the send rate)")
+    p.add_argument("--codes", type=int, default=0,
+                   help="codes per verify phase (default: enough for the minimal app's rate)")
+    p.add_argument("--memory-codes", type=int, default=10000,
+                   help="codes issued to measure Redis memory per code and message (0: skip; default 10000)")
+    p.add_argument("--pod-cpus", type=int, default=2, help="the pod size of the sizing table (default 2 CPUs)")
     p.add_argument("--max-rate", type=int, default=6000, help="send req/s to provide distinct phones for")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory with the server logs")
     p.add_argument("--py-spy", metavar="PATH", help="py-spy binary: sample the workers during measured phases")
@@ -78,9 +89,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         return profile_main(args)
     print_settings(args)
+    runs = {}
     for worker_class in CLASSES if args.all_worker_classes else (args.worker_class,):
         print(f"running worker class {worker_class} ...", flush=True)
-        print_table(args, worker_class, bench_worker_class(args, worker_class))
+        runs[worker_class] = bench_worker_class(args, worker_class)
+        print_run(args, worker_class, runs[worker_class])
+    if args.memory_codes:
+        print_redis_memory(redis_per_code(args.memory_codes))
+    sized = "gevent" if "gevent" in runs else next(iter(runs))
+    print(f"\n(sizing from the {sized} run)")
+    print_sizing(runs[sized].phases, args.pod_cpus)
     return 0
 
 

@@ -1,10 +1,12 @@
-"""The measured phases and what each saw: four per worker class, one Redis for all four.
+"""The measured phases and what each saw: four per round, ``--rounds`` rounds, one Redis.
 
-otpgw's three run first: ``/healthz``, whose rate sizes the codes seeded for verify (no
-request that also goes to Redis can beat it), then send, then verify. Then otpgw is
-stopped, so the two apps never share the CPUs, and the minimal app runs under the same
-gunicorn settings against the same Redis. Every process started here is stopped in a
-``finally``; the temporary directory goes too unless ``--keep``.
+otpgw and the minimal app both run under the same gunicorn settings, on two ports,
+against one Redis; the one not being measured is idle. A round measures ``/healthz``,
+the minimal app, then send, then verify (of the codes that send just issued, topped up
+by seeding), so every figure of otpgw has a figure of the minimal app taken under the
+same conditions next to it, and the medians over the rounds damp the noise of other work
+on the machine. After the last round the workers' memory is read. Every process started
+here is stopped in a ``finally``; the temporary directory goes too unless ``--keep``.
 """
 from __future__ import annotations
 
@@ -19,9 +21,18 @@ from typing import Any
 
 from benchmarks import cputime
 from benchmarks.loadgen import LoadClients, greenlet_counts
+from benchmarks.memory import worker_memory
 from benchmarks.pyspy import PySpy
-from benchmarks.scenarios import (HEALTHZ, SCENARIOS, healthz_jobs, http_request, minimal_jobs, seed_codes,
-                                  send_jobs, verify_jobs)
+from benchmarks.scenarios import (
+    HEALTHZ,
+    SCENARIOS,
+    VerifyCodes,
+    healthz_jobs,
+    http_request,
+    minimal_jobs,
+    send_jobs,
+    verify_jobs,
+)
 from benchmarks.servers import MINIMAL_APP, OTPGW_APP, Gunicorn, RedisServer, free_port, server_env, threads_for
 
 
@@ -30,6 +41,7 @@ class PhaseResult:
     """What one measured phase saw: every latency, every outcome, and the CPU spent."""
 
     kind: str
+    round: int
     seconds: float
     latencies: list[float]
     outcomes: Counter
@@ -38,10 +50,10 @@ class PhaseResult:
     profile: dict[str, int] = field(default_factory=dict)  # py-spy samples of the workers by component
 
     @classmethod
-    def from_reports(cls, kind: str, seconds: float, reports: list[dict[str, Any]], cpu: dict[str, float],
-                     profile: dict[str, int]) -> "PhaseResult":
+    def from_reports(cls, kind: str, round_: int, seconds: float, reports: list[dict[str, Any]],
+                     cpu: dict[str, float], profile: dict[str, int]) -> "PhaseResult":
         """Merge the reports of every load process (see ``benchmarks.loadgen.client_main``)."""
-        return cls(kind, seconds, [x for r in reports for x in r["latencies"]],
+        return cls(kind, round_, seconds, [x for r in reports for x in r["latencies"]],
                    sum((Counter(r["outcomes"]) for r in reports), Counter()),
                    any(r["wrapped"] for r in reports), cpu, profile)
 
@@ -66,25 +78,41 @@ class PhaseResult:
         return sum(n for outcome, n in self.outcomes.items() if outcome not in SCENARIOS[self.kind].expected)
 
 
-def bench_worker_class(args: argparse.Namespace, worker_class: str) -> list[PhaseResult]:
-    """healthz, send, verify against otpgw, then the minimal app, all under ``worker_class``."""
+@dataclass
+class ClassRun:
+    """A worker class's run: every phase of every round, and the workers' memory after them."""
+
+    phases: list[PhaseResult]
+    memory: dict[str, dict[str, float]]  # "otpgw" | "minimal" -> rss_mib, pss_mib per worker
+
+
+def bench_worker_class(args: argparse.Namespace, worker_class: str) -> ClassRun:
+    """``--rounds`` rounds of healthz, minimal, send and verify under ``worker_class``."""
     workdir = Path(tempfile.mkdtemp(prefix=f"otpgw-bench-{worker_class}-"))
     redis = otpgw = minimal = None
     try:
         redis = RedisServer(workdir).start()
-        port = free_port()
+        port, minimal_port = free_port(), free_port()
         env = server_env(args, worker_class, threads_for(args, worker_class), redis.url, port, workdir)
         otpgw = Gunicorn(OTPGW_APP, env, workdir / "otpgw.log", args.workers).start(HEALTHZ)
-        counts = greenlet_counts(args.concurrency, args.client_procs)
-        results = [run_phase("healthz", port, healthz_jobs(counts), args, otpgw, redis)]
-        results.append(run_phase("send", port, send_jobs(args, counts), args, otpgw, redis))
-        codes = seed_codes(args, env, results[0].rate)
-        results.append(run_phase("verify", port, verify_jobs(codes, counts), args, otpgw, redis))
-        otpgw.stop()
-        minimal = Gunicorn(MINIMAL_APP, env, workdir / "minimal.log", args.workers).start(
+        minimal_env = {**env, "OTPGW_BIND": f"127.0.0.1:{minimal_port}", "OTPGW_HEALTH_PORT": "0",
+                       "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics-minimal")}  # its own: gunicorn empties it
+        minimal = Gunicorn(MINIMAL_APP, minimal_env, workdir / "minimal.log", args.workers).start(
             http_request("minimal", {"key": "probe"}))
-        results.append(run_phase("minimal", port, minimal_jobs(counts), args, minimal, redis))
-        return results
+        counts = greenlet_counts(args.concurrency, args.client_procs)
+        codes = VerifyCodes(args, env)
+        results: list[PhaseResult] = []
+        for round_ in range(1, args.rounds + 1):
+            print(f"  round {round_} of {args.rounds}", flush=True)
+            results.append(run_phase("healthz", round_, port, healthz_jobs(counts), args, otpgw, redis))
+            results.append(base := run_phase("minimal", round_, minimal_port, minimal_jobs(counts), args, minimal,
+                                             redis))
+            mark = codes.mark()
+            results.append(run_phase("send", round_, port, send_jobs(args, counts, round_), args, otpgw, redis))
+            jobs = verify_jobs(codes.since(mark, base.rate), counts)
+            results.append(run_phase("verify", round_, port, jobs, args, otpgw, redis))
+        memory = {"otpgw": worker_memory(otpgw.worker_pids()), "minimal": worker_memory(minimal.worker_pids())}
+        return ClassRun(results, memory)
     finally:
         for proc in (minimal, otpgw, redis):
             if proc:
@@ -93,8 +121,8 @@ def bench_worker_class(args: argparse.Namespace, worker_class: str) -> list[Phas
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_phase(kind: str, port: int, jobs: list[dict[str, Any]], args: argparse.Namespace, server: Gunicorn,
-              redis: RedisServer) -> PhaseResult:
+def run_phase(kind: str, round_: int, port: int, jobs: list[dict[str, Any]], args: argparse.Namespace,
+              server: Gunicorn, redis: RedisServer) -> PhaseResult:
     """Start the load processes, let them warm up, measure ``--duration`` seconds."""
     clients = LoadClients(kind, port, jobs)
     spy = None
@@ -102,7 +130,7 @@ def run_phase(kind: str, port: int, jobs: list[dict[str, Any]], args: argparse.N
         measure_from, end_at = clients.start(args.warmup, args.duration)
         time.sleep(max(0.0, measure_from - time.monotonic()))
         before = cputime.snapshot(server, redis)
-        spy = PySpy.start(args, server, kind)
+        spy = PySpy.start(args, server, kind, round_)
         time.sleep(max(0.0, end_at - time.monotonic()))
         after = cputime.snapshot(server, redis)
         reports = clients.reports()
@@ -112,4 +140,4 @@ def run_phase(kind: str, port: int, jobs: list[dict[str, Any]], args: argparse.N
             spy.stop()
         clients.stop()
     cpu = cputime.spent(before, after, loadgen=sum(r["cpu"] for r in reports))
-    return PhaseResult.from_reports(kind, args.duration, reports, cpu, profile)
+    return PhaseResult.from_reports(kind, round_, args.duration, reports, cpu, profile)

@@ -3,24 +3,29 @@
 Each kind of request goes ``--profile-requests`` times straight into the WSGI app, with
 no gunicorn and no client sockets, so what is left is the app's own CPU. Then the same
 requests run again with every piece in ``benchmarks.pieces.TIMED`` timed on its own.
-Only Redis is real: a private redis-server, as in the load run. (Not named
-``profile.py``: run as a script, ``benchmarks/`` comes first on ``sys.path``, and that
-name would hide the standard library's ``profile``, which ``cProfile`` imports.)
+Only Redis is real: a private redis-server, as in the load run. With the gevent worker
+class (the default) the profile runs in a child process that is monkey-patched first,
+as a gunicorn gevent worker is: sockets, locks and ``select`` then cost what they cost
+in production. (Not named ``profile.py``: run as a script, ``benchmarks/`` comes first
+on ``sys.path``, and that name would hide the standard library's ``profile``, which
+``cProfile`` imports.)
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from benchmarks.pieces import LABELS, MINIMAL_EVALSHA, TIMED, CpuMeter
+from benchmarks.pieces import LABELS, TIMED, CpuMeter
 from benchmarks.scenarios import SCENARIOS, verify_bodies
 from benchmarks.seed import BENCH_API_KEY, SEND_PHASE_START, seed, us_phones
-from benchmarks.servers import RedisServer, server_env
+from benchmarks.servers import ROOT, RedisServer, server_env
 
 UNMEASURED = 200  # requests of each batch before the clock starts
 KINDS = ("send", "verify", "minimal", "healthz")  # the column order of the piece table
@@ -31,16 +36,19 @@ Apps = dict[str, tuple[Any, Callable[[int], list[dict]]]]  # kind -> (WSGI app, 
 def profile_main(args: argparse.Namespace) -> int:
     """Each request kind ``--profile-requests`` times through the WSGI app in this process
     (no gunicorn, no client sockets): CPU per request, then the CPU of each piece."""
+    if args.worker_class == "gevent" and not _gevent_patched():
+        return subprocess.call([sys.executable, "-m", "benchmarks.gevent_profile", *sys.argv[1:]], cwd=ROOT)
     workdir = Path(tempfile.mkdtemp(prefix="otpgw-profile-"))
     redis = None
     try:
         redis = RedisServer(workdir).start()
-        env = server_env(args, "sync", 1, redis.url, 0, workdir)
+        env = server_env(args, args.worker_class, 1, redis.url, 0, workdir)
         os.environ.update({k: v for k, v in env.items() if k.startswith(("OTPGW_", "PROMETHEUS_"))})
         if args.multiproc_metrics:
             os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
         apps = _profile_apps(args, env, workdir)
-        print(f"in-process, {args.profile_requests} requests per kind after {UNMEASURED} unmeasured; log level "
+        print(f"in-process ({'gevent-patched' if _gevent_patched() else 'no gevent'}), {args.profile_requests} "
+              f"requests per kind after {UNMEASURED} unmeasured; log level "
               f"{args.log_level}, prometheus multiprocess mode {'on' if args.multiproc_metrics else 'off'}\n")
         totals = _print_request_costs(args, apps)
         _print_component_costs(args, apps, totals)
@@ -119,8 +127,10 @@ def _print_component_costs(args: argparse.Namespace, apps: Apps, totals: dict[st
     """The same requests with each piece in TIMED (and the minimal app's EVALSHA) timed.
     A piece's time covers the unmeasured requests too, so it is divided by all of them."""
     meter = CpuMeter()
-    for label, owner, attribute in [*TIMED, MINIMAL_EVALSHA]:
-        meter.patch(label, owner, attribute)
+    for label, owner, attribute, optional in TIMED:
+        meter.patch(label, owner, attribute, optional)
+    for app, _ in apps.values():
+        meter.rebind_hooks(app)
     spent, instrumented = {}, {}
     for kind in KINDS:
         app, make = apps[kind]
@@ -129,13 +139,21 @@ def _print_component_costs(args: argparse.Namespace, apps: Apps, totals: dict[st
         instrumented[kind] = _run_batch(app, make, args.profile_requests)[0]
         meter.on = False
         spent[kind] = {label: t / (args.profile_requests + UNMEASURED) for label, t in meter.spent.items()}
-    print("\nCPU µs per request by piece (each timed alone in an instrumented run; "
-          "the timers add about 1 µs per timed call):\n")
+    print("\nCPU µs per request by piece (each timed on its own in an instrumented run, a piece inside another "
+          "charged to itself only; the timers add about 1 µs per timed call):\n")
     print("| piece | " + " | ".join(SCENARIOS[k].title for k in KINDS) + " |\n| --- |" + " ---: |" * len(KINDS))
     for label in LABELS:
         print(f"| {label} | " + " | ".join(f"{spent[k].get(label, 0) * 1e6:.0f}" for k in KINDS) + " |")
     rest = {k: instrumented[k] - sum(spent[k].values()) for k in KINDS}
-    print("| rest: Flask/Werkzeug dispatch, JSON body + response, hooks, otpgw glue | "
+    print("| rest: Flask/Werkzeug dispatch and response, otpgw service and views | "
           + " | ".join(f"{rest[k] * 1e6:.0f}" for k in KINDS) + " |")
     print("| **total (instrumented)** | " + " | ".join(f"{instrumented[k] * 1e6:.0f}" for k in KINDS) + " |")
     print("| total (plain run above) | " + " | ".join(f"{totals[k] * 1e6:.0f}" for k in KINDS) + " |")
+
+
+def _gevent_patched() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.seed import BENCH_API_KEY, SEND_PHASE_START, seed, us_phones
+from benchmarks.seed import BENCH_API_KEY, SEND_PHASE_START, issued_since, lane_mark, seed, us_phones
 
 
 @dataclass(frozen=True)
@@ -83,24 +83,43 @@ def healthz_jobs(counts: list[int]) -> list[dict[str, Any]]:
     return [{"greenlets": n} for n in counts]
 
 
-def send_jobs(args: argparse.Namespace, counts: list[int]) -> list[dict[str, Any]]:
-    """Enough distinct phones for ``--max-rate`` requests/s (then they repeat, with a warning)."""
+def send_jobs(args: argparse.Namespace, counts: list[int], round_: int = 0) -> list[dict[str, Any]]:
+    """Enough distinct phones for ``--max-rate`` requests/s (then they repeat, with a warning);
+    every round and process gets phones of its own."""
     phones = math.ceil(args.max_rate * (args.warmup + args.duration) / len(counts))
-    return [{"greenlets": n, "phones": phones, "phone_start": SEND_PHASE_START + i * phones * 2}
-            for i, n in enumerate(counts)]  # valid numbers are dense: twice the count never overlaps
+    first = [SEND_PHASE_START + (round_ * len(counts) + i) * phones * 2 for i in range(len(counts))]
+    return [{"greenlets": n, "phones": phones, "phone_start": start}  # valid numbers are dense: twice the count
+            for n, start in zip(counts, first)]  # never overlaps
 
 
-def seed_codes(args: argparse.Namespace, env: dict[str, str], ceiling: float) -> list[tuple[str, str, str]]:
-    """Two verifies per code (wrong, then right), enough for verify at /healthz's rate,
-    which no request that also goes to Redis can beat."""
-    from otpgw import create_app
-    from otpgw.config import load_settings
+class VerifyCodes:
+    """Codes for the verify phases: the ones the send phase before it just issued (read from
+    their sealed queued messages, as a delivery worker would), topped up through
+    ``OtpService.send`` to two verifies per code at ``ceiling`` requests/s. ``ceiling`` is
+    the minimal app's rate: a verify does one EVALSHA and more, so it cannot go faster."""
 
-    wanted = args.codes or max(2000, math.ceil(ceiling * 1.2 * (args.warmup + args.duration) / 2))
-    started = time.monotonic()
-    codes = seed(create_app(load_settings(environ=env)), wanted)
-    print(f"  seeded {len(codes)} codes through OtpService.send in {time.monotonic() - started:.1f} s", flush=True)
-    return codes
+    def __init__(self, args: argparse.Namespace, env: dict[str, str]):
+        from otpgw import create_app
+        from otpgw.config import load_settings
+
+        self.args = args
+        self.app = create_app(load_settings(environ=env))
+        self.seeded = 0  # seeded phones come from their own range (areas 0-4), never the send phase's
+
+    def mark(self) -> str:
+        return lane_mark(self.app)
+
+    def since(self, mark: str, ceiling: float) -> list[tuple[str, str, str]]:
+        started = time.monotonic()
+        codes = issued_since(self.app, mark)
+        issued = len(codes)
+        wanted = self.args.codes or max(2000, math.ceil(ceiling * 1.2 * (self.args.warmup + self.args.duration) / 2))
+        if issued < wanted:
+            codes += seed(self.app, wanted - issued, us_phones(wanted - issued, self.seeded))
+            self.seeded += 2 * (wanted - issued)  # dense valid numbers: twice the count never overlaps
+        print(f"  {len(codes)} codes to verify: {issued} issued by the send phase, {len(codes) - issued} seeded "
+              f"through OtpService.send ({time.monotonic() - started:.1f} s)", flush=True)
+        return codes
 
 
 def verify_jobs(codes: list[tuple[str, str, str]], counts: list[int]) -> list[dict[str, Any]]:

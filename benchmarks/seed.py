@@ -63,14 +63,27 @@ def seed(app_or_service: Any, n: int, phones: Iterable[str] | None = None,
     numbers = list(phones) if phones is not None else us_phones(n)
     if len(set(numbers[:n])) < n:
         raise ValueError(f"seed needs {n} distinct phones, got {len(set(numbers[:n]))}")
-    stream = store.keys.lane("otp")
-    after = _last_entry(store.client, stream)
+    after = lane_mark(app_or_service)
     issued = {service.send(SendRequest(phone=phone), client).code_id: phone for phone in numbers[:n]}
-    codes = _read_codes(service, store, stream, after, set(issued))
+    codes = {code_id: code for code_id, _, code in issued_since(app_or_service, after, set(issued))}
     missing = set(issued) - set(codes)
     if missing:
         raise RuntimeError(f"{len(missing)} seeded codes have no queued message")
     return [(code_id, phone, codes[code_id]) for code_id, phone in issued.items()]
+
+
+def lane_mark(app: Any) -> str:
+    """Where the otp lane ends now: ``issued_since`` reads what was queued after it."""
+    _, store = _service(app)
+    return _last_entry(store.client, store.keys.lane("otp"))
+
+
+def issued_since(app: Any, mark: str, wanted: set[str] | None = None) -> list[tuple[str, str, str]]:
+    """``(id, phone, code)`` of every code queued after ``mark`` (or of the ``wanted`` ids),
+    read from the sealed messages as the delivery worker would: the codes a load run's
+    send phase issued can then be verified."""
+    service, store = _service(app)
+    return _read_codes(service, store, store.keys.lane("otp"), mark, wanted)
 
 
 def _service(app: Any):
@@ -83,9 +96,9 @@ def _last_entry(client, stream: str) -> str:
     return last[0][0].decode() if last else "0-0"
 
 
-def _read_codes(service, store, stream: str, after: str, wanted: set[str]) -> dict[str, str]:
-    """Open the sealed messages queued after ``after`` whose id we issued."""
-    found: dict[str, str] = {}
+def _read_codes(service, store, stream: str, after: str, wanted: set[str] | None) -> list[tuple[str, str, str]]:
+    """Open the sealed messages queued after ``after`` (those of ``wanted`` ids only, if given)."""
+    found: list[tuple[str, str, str]] = []
     start = "(" + after
     while True:
         page = store.client.xrange(stream, min=start, count=5000)
@@ -93,8 +106,9 @@ def _read_codes(service, store, stream: str, after: str, wanted: set[str]) -> di
             return found
         for entry_id, fields in page:
             code_id = fields[b"id"].decode()
-            if code_id in wanted:
-                found[code_id] = _code_in(service.sealer.open(fields[b"sealed"])["text"])
+            if wanted is None or code_id in wanted:
+                message = service.sealer.open(fields[b"sealed"])
+                found.append((code_id, message["to"], _code_in(message["text"])))
         start = "(" + page[-1][0].decode()
 
 

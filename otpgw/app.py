@@ -12,6 +12,7 @@ from .domain.signing import CallbackTokens
 from .events import metrics
 from .otp.clients import ClientRegistry
 from .otp.factors import FactorService
+from .otp.messages import MessageService
 from .otp.recovery import RecoveryService
 from .otp.service import OtpService
 from .otp.totp import TotpService
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None, em
     app.extensions.update({"otpgw.settings": settings, "otpgw.store": store, "otpgw.service": service,
                            "otpgw.callbacks": callback_hub(settings, store, service.now_ms)})
     tick = clock or time.time
+    app.extensions["otpgw.messages"] = MessageService(settings, store, clients=clients, clock=tick)
     app.extensions.update({"otpgw.totp": TotpService(settings, store.factors, clock=tick),
                            "otpgw.recovery": RecoveryService(settings, store.factors, clock=tick),
                            "otpgw.factors": FactorService(settings, store.factors, clock=tick)})

@@ -71,6 +71,7 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = _worker_settings(args.transport or [])
     configure_logging(settings.logging.level)
+    import sys as _s; _s.setswitchinterval(float(os.environ.get("XSWITCH", "0.005")))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     delivery = build_worker(settings, args.transport)

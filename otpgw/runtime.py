@@ -13,7 +13,7 @@ from .app import create_app
 from .config import Settings, SettingsError
 from .delivery.worker import DeliveryWorker
 from .events import metrics
-from .otp.webhooks import webhook_dispatcher
+from .otp.messages import gateway_webhooks
 from .store import Store
 from .transports import Transport, build_transport, transport_class
 from .transports.console import ConsoleTransport
@@ -64,7 +64,7 @@ def build_dev(settings: Settings, inbox: Any = None) -> tuple["Flask", DeliveryW
 
 def start_webhooks(settings: Settings, store: Store, stop: threading.Event) -> threading.Thread:
     """The webhook dispatcher, in a thread of this (worker or dev) process, until ``stop``."""
-    dispatcher = webhook_dispatcher(settings, store)
+    dispatcher = gateway_webhooks(settings, store)  # codes' events and those of /messages
     thread = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"block_ms": settings.delivery.block_ms},
                               name="otpgw-webhooks", daemon=True)
     thread.start()

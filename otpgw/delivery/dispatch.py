@@ -23,16 +23,25 @@ The decision after a failed attempt, in order:
 A retry whose time would come after the code's deadline fails instead: an expired code
 is never delivered. The message moves only by scripts that also record what happened
 on the code's record, so every outcome is visible on ``GET /otp/<id>``.
+
+A message of a batch (``/messages``) goes the same way, with three differences that keep
+codes first: its gate leaves a reserve of tokens to codes; a busy gate never makes it
+sleep in a sending slot: it waits for the turn the gate gave it outside every slot, in
+the worker's waiting room when the turn is less than a second away (``defer``), else in
+the bulk lane's retry set, so slots stay free for codes and for messages to other
+transports; and its deadline is its validity, not a code's life.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Callable, Mapping
 
 from ..config.tables import Capacity
 from ..domain.codes import tag_of
-from ..domain.outcomes import DeliveryStatus
+from ..domain.messages import parse_message_id
+from ..domain.outcomes import DeliveryStatus, MessageStatus
 from ..domain.phones import Phone, parse_phone, redact
 from ..domain.sealing import Sealer, SealError, SealKeyUnknown
 from ..domain.signing import CallbackTokens
@@ -42,6 +51,7 @@ from ..events import metrics
 from ..store import Store
 from ..transports import OutcomeUnknownError, TemporaryTransportError, ThrottledError, Transport, TransportError
 from .backoff import backoff_ms, pause_ms
+from .bulk import BatchTexts
 from .lanes import host_lane
 from .router import NoRouteError, Plan, Router
 
@@ -49,6 +59,7 @@ log = logging.getLogger("otpgw.delivery")
 DETAIL_MAX = 200  # a carrier's error text is shown on GET /otp/<id>; keep it short
 KEY_WAIT_MS = 1000  # how long a message sealed under an unknown key waits before the next look
 SHORT_WAIT_MS = 250  # a token this close is waited for in place; a longer wait requeues
+LOCAL_WAIT_MS = 1000  # a bulk turn this close is waited for by the worker (in no slot), not in Redis
 OTHER_WORKER_WAIT_MS = 1000  # a message for a transport this worker lacks waits this long for one that has it
 
 
@@ -75,18 +86,24 @@ class Dispatcher:
         self.max_retries = max_retries
         self.retry_base = retry_base
         self.now_ms = clock
+        self.texts = BatchTexts(store.messages, sealer)
+        # the worker's waiting room for bulk messages whose turn is near (see ``_wait``)
+        self.defer: Callable[[QueuedMessage, int], bool] = lambda message, due: False
 
     def handle(self, queued: QueuedMessage) -> str:
         """Attempt one message; returns 'sent', 'failed', 'retry', 'waiting' or 'moved'."""
         if self.now_ms() >= queued.deadline_ms:
             return self._finish(queued, DeliveryStatus.FAILED, detail="expired before delivery")
         try:
-            payload = self.sealer.open(queued.sealed)
+            payload = self.texts.payload(queued.reference, queued.sealed) if queued.is_message \
+                else self.sealer.open(queued.sealed)
         except SealKeyUnknown as exc:  # a newer process sealed it: a worker that has the key will
             log.warning("message %s: %s; left for another worker", queued.reference, exc)
             return self._move(queued, "", self.now_ms() + KEY_WAIT_MS, lane=queued.lane)
         except SealError:
             return self._finish(queued, DeliveryStatus.FAILED, detail="message cannot be opened: it was changed")
+        if payload is None:
+            return self._finish(queued, DeliveryStatus.FAILED, detail="its batch is gone")
         try:
             plan = self.router.plan(_phone(payload), payload["text"])
         except (NoRouteError, InvalidPhone) as exc:
@@ -111,6 +128,8 @@ class Dispatcher:
                 continue
             verdict = self._gate(queued, name)
             if verdict.verdict == "skip":
+                if queued.is_message:
+                    return self._unsendable(queued, verdict.code_status)
                 return self._dead_code(queued, verdict.code_status)
             if verdict.verdict == "go":
                 return self._attempt(queued, plan, step, self.transports[name], payload, verdict.dirty)
@@ -121,6 +140,10 @@ class Dispatcher:
     def _gate(self, queued: QueuedMessage, name: str):
         """The gate's verdict, waiting in place for a token that is only a moment away."""
         capacity = self.capacities.get(name, Capacity())
+        if queued.is_message:  # never sleeps in a slot: a busy gate gives it a later turn
+            batch_id, index = parse_message_id(queued.reference) or ("", 0)
+            return self.store.gates.begin_message(name, capacity, batch_id, index, queued.tag, self.now_ms(),
+                                                  turn=queued.turn)
         for _ in range(3):
             verdict = self.store.gates.begin(name, capacity, tag_of(queued.reference), queued.reference,
                                              self.now_ms())
@@ -135,14 +158,31 @@ class Dispatcher:
         detail = "code gone before delivery" if code_status == "gone" else f"code {code_status} before delivery"
         return self._finish(queued, DeliveryStatus.FAILED, detail=detail)
 
+    def _unsendable(self, queued: QueuedMessage, status: str) -> str:
+        """A message of a batch that must not go (now): its batch was canceled, its recipient
+        opted out, or an earlier attempt sent it before its worker died."""
+        if status == "canceled":
+            return self._finish(queued, MessageStatus.CANCELED, detail="its batch was canceled")
+        if status in ("opted_out", "gone"):
+            detail = "the recipient opted out" if status == "opted_out" else "its batch is gone"
+            return self._finish(queued, DeliveryStatus.FAILED, detail=detail)
+        return self._finish(queued, DeliveryStatus.SENT, detail="sent by an earlier attempt")
+
     def _wait(self, queued: QueuedMessage, plan: Plan, wait_ms: int) -> str:
         """No transport of the route may send now: wait for the first to come back."""
         due = self.now_ms() + max(wait_ms, 20)
         if due >= queued.deadline_ms:
+            what = "its validity ended" if queued.is_message else "the code expired"
             return self._finish(queued, DeliveryStatus.FAILED,
-                                detail="no transport of its route was available before the code expired")
+                                detail=f"no transport of its route was available before {what}")
         target = queued.pin or plan.transports[min(queued.step, len(plan.transports) - 1)]
-        self._move(queued, target, due, step=queued.step, pin=queued.pin)
+        if not queued.is_message:
+            self._move(queued, target, due, step=queued.step, pin=queued.pin)
+            return "waiting"
+        later = dataclasses.replace(queued, turn=due)  # the gate promised it the token due then
+        if due - self.now_ms() <= LOCAL_WAIT_MS and target in self.transports and self.defer(later, due):
+            return "deferred"
+        self._move(queued, target, due, step=queued.step, pin=queued.pin, turn=due)
         return "waiting"
 
     def _attempt(self, queued: QueuedMessage, plan: Plan, step: int, transport: Transport, payload: dict,
@@ -224,7 +264,7 @@ class Dispatcher:
         self.store.queue.move(queued, lane, due_ms, self.now_ms(), detail=detail, transport=tried, **changes)
         return "moved"
 
-    def _finish(self, queued: QueuedMessage, status: DeliveryStatus, *, transport: str = "",
+    def _finish(self, queued: QueuedMessage, status: DeliveryStatus | MessageStatus, *, transport: str = "",
                 receipt: Receipt | None = None, detail: str = "", error_code: str = "") -> str:
         self.store.queue.finish(queued, status, self.now_ms(), transport=transport, receipt=receipt,
                                 detail=detail, error_code=error_code)

@@ -10,12 +10,20 @@ A worker sends up to ``worker_concurrency`` messages at once (threads: carriers 
 in tens of milliseconds, and the send waits on the network, not on the CPU); a batch
 holds OTP messages before bulk ones.
 
+Codes first: bulk messages (``/messages``) may hold at most ``OTPGW_MESSAGES_BULK_SHARE``
+of the sending slots, so a slot is always free for a code, and the urgent lanes are
+read before the bulk lane on every pass (a rate-limited transport's tokens are shared
+the same way: see ``dispatch``). A worker that reads the bulk lane also runs the
+scheduler (``scheduler``), which moves due batches' messages onto it.
+
 Which lanes a worker reads follows from the transports it owns (``lanes.lanes_for``):
 one that serves the HTTP transports reads the shared lanes; one started with
 ``--transport <modem>`` reads that device's lane.
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import os
 import secrets
@@ -26,22 +34,26 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Callable, Iterable, Mapping
 
 from ..config import Settings
+from ..domain.codes import Tags
+from ..domain.outcomes import Lane
 from ..domain.sealing import Sealer
 from ..domain.signing import CallbackTokens
 from ..domain.sms import QueuedMessage
 from ..errors import StoreError, StoreUnavailable
 from ..store import Store
 from ..transports import Transport
-from ..domain.codes import Tags
 from .dispatch import Dispatcher
-from .references import TaggedReferenceIndex
 from .lanes import lanes_for
+from .references import TaggedReferenceIndex
 from .reports import DeliveryEvents
 from .router import Router
+from .scheduler import Scheduler
 
 log = logging.getLogger("otpgw.delivery")
 BATCH_MIN = 10  # messages read per pass, at least
 PREPARE_EVERY = 0.1  # seconds between promotions of due retries while busy
+BULK_RETRIES_PER_PASS = 500  # parked bulk messages put back on their lane per pass
+BULK = Lane.BULK.value
 
 
 class DeliveryWorker:
@@ -73,6 +85,15 @@ class DeliveryWorker:
         self.batch = max(BATCH_MIN, self.concurrency)
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="otpgw-send") \
             if self.concurrency > 1 else None
+        share = int(self.concurrency * settings.messages.bulk_share)
+        self.bulk_slots = max(1, min(self.concurrency - 1, share))  # the rest are the codes'
+        self._bulk: set[Future] = set()
+        self.scheduler = Scheduler(store.messages, self.now_ms) if BULK in self.lanes else None
+        # bulk messages whose turn at a rate-limited transport is near: (due ms, order, message), in no slot
+        self._waiting: list[tuple[int, int, QueuedMessage]] = []
+        self._waiting_lock = threading.Lock()
+        self._order = itertools.count()
+        self.dispatcher.defer = self._defer
 
     @property
     def name(self) -> str:
@@ -107,6 +128,7 @@ class DeliveryWorker:
             except (StoreUnavailable, StoreError):
                 stop.wait(1.0)  # logged where it happened; Redis may come back
         wait(inflight)
+        self._release_waiting()
 
     def _fill(self, inflight: set[Future], stop: threading.Event) -> set[Future]:
         """Read as many messages as there are free slots and start them; wait a little
@@ -116,27 +138,61 @@ class DeliveryWorker:
             return wait(inflight, timeout=0.5, return_when=FIRST_COMPLETED).not_done
         if time.monotonic() >= self._next_prepare:
             self._next_prepare = time.monotonic() + PREPARE_EVERY
-            for lane in self.lanes:
-                self.store.queue.prepare(lane, self.now_ms())
-        block = 0 if inflight else min(self.settings.delivery.block_ms, int(PREPARE_EVERY * 1000))
-        batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, free, block)
+            self._prepare()
+        self._bulk &= inflight
+        due = self._due(min(free, self.bulk_slots - len(self._bulk)))
+        bulk_room = self.bulk_slots - len(self._bulk) - len(due) - len(self._waiting)
+        block = 0 if inflight or due or self._waiting else min(self.settings.delivery.block_ms,
+                                                                int(PREPARE_EVERY * 1000))
+        batch = self._claim() or due + self._read(free - len(due), bulk_room, block)
         if not batch:
             if inflight:
                 return wait(inflight, timeout=0.02, return_when=FIRST_COMPLETED).not_done
-            stop.wait(0.05 if block == 0 else 0)  # an embedded store returns at once instead of blocking
+            stop.wait(0.02 if self._waiting else 0.05 if block == 0 else 0)  # an embedded store does not block
             return inflight
         if self._pool is None:
             for message in batch:
                 self._handle(message, stop)
             return inflight
-        return inflight | {self._pool.submit(self._handle, message, stop) for message in batch}
+        started = {self._pool.submit(self._handle, message, stop): message for message in batch}
+        self._bulk |= {future for future, message in started.items() if message.lane == BULK}
+        return inflight | set(started)
+
+    def _prepare(self) -> None:
+        """Put due retries back on their lanes, and due batches' messages on the bulk lane."""
+        now = self.now_ms()
+        for lane in self.lanes:
+            self.store.queue.prepare(lane, now, BULK_RETRIES_PER_PASS if lane == BULK else 100)
+        if self.scheduler is not None:
+            self.scheduler.promote()
+
+    def _read(self, free: int, bulk_room: int, block_ms: int) -> list[QueuedMessage]:
+        """New messages for ``free`` slots: the urgent lanes' first, bulk only into the slots
+        it may hold. Blocks (up to ``block_ms``) only when every lane it reads is empty."""
+        if free <= 0:
+            return []
+        urgent = [lane for lane in self.lanes if lane != BULK]
+        bulk = min(free, bulk_room) if BULK in self.lanes else 0
+        got = self.store.queue.read(urgent, self.consumer, free, 0) if urgent else []
+        bulk = min(bulk, free - len(got))
+        if bulk > 0:
+            got += self.store.queue.read([BULK], self.consumer, bulk, 0)
+        if got or not block_ms:
+            return got
+        lanes = urgent + ([BULK] if bulk > 0 else [])
+        count = max(1, min(free // 2, bulk)) if bulk > 0 else free  # a count per lane: stay within free
+        return self.store.queue.read(lanes, self.consumer, count, block_ms) if lanes else []
 
     def run_once(self, stop: threading.Event | None = None, *, block_ms: int = 0) -> int:
         """One pass: promote due retries, claim orphans, read new messages, send them."""
         self.start()
-        for lane in self.lanes:
-            self.store.queue.prepare(lane, self.now_ms())
-        batch = self._claim() or self.store.queue.read(self.lanes, self.consumer, self.batch, block_ms)
+        self._prepare()
+        due = self._due(self.bulk_slots)
+        room = self.bulk_slots - len(due) - len(self._waiting)
+        batch = self._claim() or due + self._read(self.batch - len(due), room, 0 if self._waiting else block_ms)
+        if not batch and self._waiting:  # only messages waiting for their turn: a moment, then go on
+            time.sleep(0.02)
+            return len(self._waiting)
         if self._pool is None or len(batch) <= 1:
             return sum(self._handle(message, stop) for message in batch)
         return sum(f.result() for f in [self._pool.submit(self._handle, m, stop) for m in batch])
@@ -148,6 +204,32 @@ class DeliveryWorker:
             return 0
         self.dispatcher.handle(message)
         return 1
+
+    def _defer(self, message: QueuedMessage, due_ms: int) -> bool:
+        """Keep a bulk message until its turn (the dispatcher's ``defer``), in no sending slot;
+        False when as many wait as bulk may hold slots (then it waits in Redis). It stays
+        pending on its lane meanwhile: if this worker dies, another claims it."""
+        with self._waiting_lock:
+            if len(self._waiting) >= self.bulk_slots:
+                return False
+            heapq.heappush(self._waiting, (due_ms, next(self._order), message))
+        return True
+
+    def _due(self, room: int) -> list[QueuedMessage]:
+        """Up to ``room`` waiting bulk messages whose turn has come, earliest first."""
+        now, due = self.now_ms(), []
+        with self._waiting_lock:
+            while self._waiting and self._waiting[0][0] <= now and len(due) < room:
+                due.append(heapq.heappop(self._waiting)[2])
+        return due
+
+    def _release_waiting(self) -> None:
+        """Hand waiting bulk messages back to their lane, each due at its turn (a stopping worker)."""
+        with self._waiting_lock:
+            waiting, self._waiting = self._waiting, []
+        now = self.now_ms()
+        for due_ms, _, message in waiting:
+            self.store.queue.move(message, message.lane, due_ms, now)
 
     def _claim(self) -> list[QueuedMessage]:
         if time.monotonic() < self._next_claim:
@@ -167,6 +249,10 @@ class DeliveryWorker:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+        try:
+            self._release_waiting()
+        except (StoreUnavailable, StoreError):
+            pass  # they stay pending on their lane: another worker claims them
         for transport in self.transports.values():
             transport.close()
 

@@ -21,6 +21,7 @@ rotation (``Tags``), so counters and lockouts survive it.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -35,12 +36,28 @@ def generate_code(length: int) -> str:
     return f"{secrets.randbelow(10**length):0{length}d}"
 
 
+_PAIRS = [a + b for a in "abcdefghijklmnopqrstuvwxyz234567" for b in "abcdefghijklmnopqrstuvwxyz234567"]
+
+
 def _b32(data: bytes) -> str:
-    return base64.b32encode(data).decode().rstrip("=").lower()
+    """Lower-case base32 without padding, as ``base64.b32encode`` spells it; 10 bytes (every
+    tag and id half) go ten bits at a time through a table, at a third of the cost."""
+    if len(data) != 10:
+        return base64.b32encode(data).decode().rstrip("=").lower()
+    n = int.from_bytes(data, "big")
+    return "".join([_PAIRS[(n >> shift) & 1023] for shift in (70, 60, 50, 40, 30, 20, 10, 0)])
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed(key: bytes) -> "hmac.HMAC":
+    """An HMAC-SHA256 with ``key`` already absorbed; each MAC copies it instead of redoing the key schedule."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _mac(key: bytes, *parts: str) -> bytes:
-    return hmac.new(key, "\x00".join(parts).encode(), hashlib.sha256).digest()
+    mac = _keyed(key).copy()
+    mac.update("\x00".join(parts).encode())
+    return mac.digest()
 
 
 def identity_tag(key: bytes, kind: str, value: str) -> str:

@@ -109,7 +109,8 @@ class QueuedMessage:
     lane the message belongs to, so a message handed to a host-bound transport's lane
     can come back to it. ``kind`` says what ``reference`` names: a code (its record is
     found by the id) or a message of a batch (``/messages``); a message also carries
-    ``tag``, its recipient's keyed tag (the opt-out checked before each attempt).
+    ``tag``, its recipient's keyed tag (the opt-out checked before each attempt), and once
+a rate-limited transport has given it a ``turn``, that time.
     """
 
     entry_id: str
@@ -123,12 +124,14 @@ class QueuedMessage:
     home: str = "otp"
     kind: RecordKind = RecordKind.CODE
     tag: str = ""
+    turn: int = 0  # a message's turn at a rate-limited transport's tokens (epoch ms; 0: none)
 
     def fields(self, **changes: object) -> dict[str, str]:
         """The stream fields of this message (with ``changes``), as strings."""
         values = {"id": self.reference, "sealed": self.sealed, "deadline": self.deadline_ms,
                   "attempt": self.attempt, "step": self.step, "pin": self.pin, "home": self.home,
-                  **({"kind": self.kind.value, "tag": self.tag} if self.kind is RecordKind.MESSAGE else {}),
+                  **({"kind": self.kind.value, "tag": self.tag, "turn": self.turn}
+                     if self.kind is RecordKind.MESSAGE else {}),
                   **changes}
         return {name: str(value) for name, value in values.items()}
 
@@ -136,7 +139,8 @@ class QueuedMessage:
     def from_fields(cls, entry_id: str, lane: str, fields: dict[str, str]) -> "QueuedMessage":
         return cls(entry_id, lane, fields["id"], fields["sealed"], int(fields["deadline"]),
                    int(fields.get("attempt", 0)), int(fields.get("step", 0)), fields.get("pin", ""),
-                   fields.get("home", lane), RecordKind(fields.get("kind", "code")), fields.get("tag", ""))
+                   fields.get("home", lane), RecordKind(fields.get("kind", "code")), fields.get("tag", ""),
+                   int(fields.get("turn", 0)))
 
     @property
     def is_message(self) -> bool:

@@ -58,7 +58,11 @@ class Policy:
         prefix, prefix_cap = self.numbers.prefix_limit_for(phone.e164)
         country_cap = self.numbers.daily_limit_for(phone.country)
         base = self._for_client(client)[0] if client else self._send
-        return replace(base, country_cap=country_cap, prefix_cap=prefix_cap), prefix
+        return self._with_caps(base, country_cap, prefix_cap), prefix
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one Policy per process; a few caps per client)
+    def _with_caps(self, base: SendLimits, country_cap: int, prefix_cap: int) -> SendLimits:
+        return replace(base, country_cap=country_cap, prefix_cap=prefix_cap)
 
     def verify_limits(self, client: ClientConfig | None = None) -> VerifyLimits:
         return self._for_client(client)[1] if client else self._verify

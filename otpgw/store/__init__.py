@@ -2,8 +2,10 @@
 
 ``Store`` holds one client, its key space and its scripts, and hands out a store per
 concern: ``codes`` (issue, verify, records, delivery events), ``locks`` (lockouts and
-opt-outs), ``queue`` (delivery lanes). Services take the one they need. Every Redis
-error is mapped where it enters (``store.errors``); no redis exception leaves here.
+opt-outs), ``queue`` (delivery lanes), ``messages`` (batches of /messages and their
+schedule), ``inbound`` (SMS from handsets, kept for their client). Services take the
+one they need. Every Redis error is mapped where it enters (``store.errors``); no redis
+exception leaves here.
 """
 from __future__ import annotations
 
@@ -16,16 +18,18 @@ from .connection import connect
 from .errors import guard
 from .factors import FactorStore
 from .gates import TransportGates
-from .references import ReferenceStore
+from .inbound import InboundStore
 from .keys import KeySpace
 from .locks import LockStore
+from .messages import MessageStore
 from .outbox import WebhookOutbox
 from .queue import GROUP, DeliveryQueue
+from .references import ReferenceStore
 from .scripts import Scripts
 
 __all__ = ["GROUP", "ClientStore", "WebhookOutbox",
-           "TransportGates", "CodeStore", "DeliveryQueue", "FactorStore", "KeySpace", "LockStore",
-           "Store", "connect"]
+           "TransportGates", "CodeStore", "DeliveryQueue", "FactorStore", "InboundStore", "KeySpace", "LockStore",
+           "MessageStore", "Store", "connect"]
 
 
 class Store:
@@ -37,7 +41,12 @@ class Store:
         lane_ttl_ms = (settings.codes.max_ttl + 300) * 1000
         self.codes = CodeStore(client, self.keys, self.scripts, lane_ttl_ms)
         self.locks = LockStore(client, self.keys, self.scripts)
-        self.queue = DeliveryQueue(client, self.keys, self.scripts, lane_ttl_ms)
+        # The bulk lane holds messages for their validity (an hour more, so none expires with it).
+        bulk_ttl_ms = (settings.messages.validity + 3600) * 1000
+        self.queue = DeliveryQueue(client, self.keys, self.scripts, lane_ttl_ms, bulk_ttl_ms=bulk_ttl_ms,
+                                   sender_ttl_ms=settings.messages.inbound_retention * 1000)
+        self.messages = MessageStore(client, self.keys, self.scripts, bulk_ttl_ms=bulk_ttl_ms)
+        self.inbound = InboundStore(client, self.keys, self.scripts)
         self.clients = ClientStore(client, self.keys)
         self.outbox = WebhookOutbox(client, self.keys, self.scripts)
         self.factors = FactorStore(client, self.keys, self.scripts)

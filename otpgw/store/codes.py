@@ -19,6 +19,7 @@ from ..domain.records import (
     SendOutcome,
 )
 from ..domain.sms import DeliveryReport
+from .direct import DirectScripts
 from .errors import guard
 from .idempotency import client_day_key, idempotency_key
 from .keys import KeySpace
@@ -36,18 +37,23 @@ class CodeStore:
         self.keys = keys
         self.scripts = scripts
         self.lane_ttl_ms = lane_ttl_ms
+        # send and verify: one EVALSHA each, on connections of their own (see store.direct)
+        self._direct = DirectScripts.for_client(client)
+
+    def _run(self, script: Any, keys: dict[str, str], args: dict[str, Any]) -> Any:
+        return self._direct(script, keys=keys, args=args) if self._direct else script(keys=keys, args=args)
 
     @guard
     def issue(self, new: NewCode) -> SendOutcome:
-        k, tag, limits = self.keys, new.phone_tag, new.limits
+        k, tag, limits, day = self.keys, new.phone_tag, new.limits, new.day
         scope = new.client if limits.lockout_per_client else ""
         keys = dict(phone_lock=k.lockout(tag, "lock", scope), user_lock=k.user(new.user_tag, "lock"),
                     opt_out=k.phone(tag, "optout"), cooldown=k.phone(tag, "cooldown"), sends=k.phone(tag, "sends"),
-                    ip_sends=k.client_ip(new.ip_tag, "send"), country_day=k.country_day(new.country, new.day),
-                    prefix_day=k.prefix_day(new.prefix, new.day), codes=k.codes(tag), purge=k.purge(tag),
+                    ip_sends=k.client_ip(new.ip_tag, "send"), country_day=k.country_day(new.country, day),
+                    prefix_day=k.prefix_day(new.prefix, day), codes=k.codes(tag), purge=k.purge(tag),
                     digest=k.digest(tag, new.client), lane=k.lane(new.lane.value),
                     idempotency=idempotency_key(k, new.idempotency_tag),
-                    client_day=client_day_key(k, new.client, new.day))
+                    client_day=client_day_key(k, new.client, day))
         args = dict(now=new.now_ms, id=new.code_id, digest=new.digest, ttl=new.ttl_ms,
                     retention=limits.retention_ms, cooldown=limits.cooldown_ms, window=limits.window_ms,
                     window_max=limits.window_max, ip_max=limits.ip_max if new.ip_tag else 0,
@@ -57,7 +63,7 @@ class CodeStore:
                     locale=new.locale, transport=new.transport, user=new.user_tag, lane_name=new.lane.value,
                     lane_ttl=self.lane_ttl_ms, request=new.request_digest if new.idempotency_tag else "",
                     idem_ttl=new.idempotency_ttl_ms, client_cap=limits.client_cap, hook=new.hook)
-        reply = self.scripts.send_code(keys=keys, args=args)
+        reply = self._run(self.scripts.send_code, keys, args)
         refusal, retry_ms, limit = text(reply[0]), int(reply[1]), text(reply[2])
         if refusal == "replayed":
             return SendOutcome(None, 0, "", replayed=True, code_id=text(reply[3]), expires_ms=int(reply[4]),
@@ -78,7 +84,7 @@ class CodeStore:
                     threshold=limits.lockout_threshold, window=limits.lockout_window_ms,
                     base=limits.lockout_base_ms, longest=limits.lockout_max_ms, memory=limits.level_memory_ms,
                     ip_window=limits.ip_window_ms, ip_max=limits.ip_max if attempt.ip_tag else 0)
-        reply = self.scripts.verify_code(keys=keys, args=args)
+        reply = self._run(self.scripts.verify_code, keys, args)
         outcome, code_id, left, retry_ms, limit = reply[:5]
         return AttemptOutcome(VerifyOutcome(text(outcome)), text(code_id), int(left), int(retry_ms), text(limit),
                               lock_started=len(reply) > 5)

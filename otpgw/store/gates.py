@@ -12,16 +12,27 @@ from typing import Any
 from ..config.tables import Capacity
 from .codes import text
 from .errors import guard
-from .keys import KeySpace
+from .keys import NONE, KeySpace
 from .scripts import Scripts
 
 GATE_TTL_MS = 86400 * 1000
 PROBE_MS = 30_000  # a half-open probe that never reports back frees the gate after this
 
 
+def _burst(capacity: Capacity) -> int:
+    return capacity.burst or max(1, int(capacity.rate))
+
+
+def otp_reserve(capacity: Capacity) -> int:
+    """Tokens of a rate-limited transport that bulk messages leave for codes: a fifth of
+    the bucket, at least one, and never the whole bucket (bulk could never send)."""
+    burst = _burst(capacity)
+    return min(max(1, burst // 5), burst - 1)
+
+
 @dataclass(frozen=True)
 class Verdict:
-    code_status: str  # the code's status, or 'gone'
+    code_status: str  # the code's status, or 'gone' (a message's: see begin_attempt.lua)
     verdict: str  # go | skip | paused | open | busy
     wait_ms: int
     dirty: bool  # the gate remembers failures: report a success to clear them
@@ -45,9 +56,23 @@ class TransportGates:
 
     @guard
     def begin(self, transport: str, capacity: Capacity, phone_tag: str, code_id: str, now_ms: int) -> Verdict:
-        keys = dict(codes=self.keys.codes(phone_tag), gate=self._key(transport))
-        args = dict(id=code_id, now=now_ms, rate=capacity.rate, burst=capacity.burst or max(1, int(capacity.rate)),
-                    probe_ms=PROBE_MS, gate_ttl=GATE_TTL_MS)
+        keys = dict(codes=self.keys.codes(phone_tag), gate=self._key(transport),
+                    batch=self.keys.key(NONE, "batch"), opt_out=self.keys.phone(phone_tag, "optout"))
+        return self._begin(keys, code_id, "code", capacity, 0, now_ms)
+
+    @guard
+    def begin_message(self, transport: str, capacity: Capacity, batch_id: str, index: int, phone_tag: str,
+                      now_ms: int, *, turn: int = 0) -> Verdict:
+        """The same for a message of a batch: it leaves ``otp_reserve`` tokens to codes, and
+        waits for its ``turn`` (given by an earlier busy verdict) when tokens are scarce."""
+        keys = dict(codes=self.keys.batch(batch_id, "records"), gate=self._key(transport),
+                    batch=self.keys.batch(batch_id, "meta"), opt_out=self.keys.phone(phone_tag, "optout"))
+        return self._begin(keys, str(index), "message", capacity, otp_reserve(capacity), now_ms, turn)
+
+    def _begin(self, keys: dict[str, str], ref: str, kind: str, capacity: Capacity, reserve: int,
+               now_ms: int, turn: int = 0) -> Verdict:
+        args = dict(id=ref, kind=kind, now=now_ms, rate=capacity.rate, burst=_burst(capacity), reserve=reserve,
+                    turn=turn, probe_ms=PROBE_MS, gate_ttl=GATE_TTL_MS)
         status, verdict, wait, dirty = self.scripts.begin_attempt(keys=keys, args=args)
         return Verdict(text(status), text(verdict), int(wait), bool(int(dirty)))
 

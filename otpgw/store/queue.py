@@ -16,7 +16,8 @@ from typing import Any
 import redis
 
 from ..domain.codes import tag_of
-from ..domain.outcomes import DeliveryStatus
+from ..domain.messages import parse_message_id
+from ..domain.outcomes import DeliveryStatus, Lane, MessageStatus
 from ..domain.sms import QueuedMessage, Receipt
 from .codes import text
 from .errors import guard
@@ -35,18 +36,25 @@ def _group_is_missing(exc: redis.exceptions.ResponseError) -> bool:
 
 
 class DeliveryQueue:
-    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts, lane_ttl_ms: int):
+    def __init__(self, client: Any, keys: KeySpace, scripts: Scripts, lane_ttl_ms: int, *, bulk_ttl_ms: int = 0,
+                 sender_ttl_ms: int = 0):
         self.client = client
         self.keys = keys
         self.scripts = scripts
         self.lane_ttl_ms = lane_ttl_ms
+        # the bulk lane holds messages valid for hours: it must outlive them, not a code
+        self.bulk_ttl_ms = max(bulk_ttl_ms, lane_ttl_ms)
+        self.sender_ttl_ms = sender_ttl_ms  # how long a recipient's replies belong to the sender
+
+    def ttl_ms(self, lane: str) -> int:
+        return self.bulk_ttl_ms if lane == Lane.BULK.value else self.lane_ttl_ms
 
     @guard
     def prepare(self, lane: str, now_ms: int, limit: int = 100) -> int:
         """Make ``lane`` readable (stream and group exist) and promote its due retries;
         returns how many retries were promoted."""
         keys = dict(lane=self.keys.lane(lane), retries=self.keys.retries(lane))
-        args = dict(group=GROUP, now=now_ms, limit=limit, lane_ttl=self.lane_ttl_ms)
+        args = dict(group=GROUP, now=now_ms, limit=limit, lane_ttl=self.ttl_ms(lane))
         return int(self.scripts.prepare_lane(keys=keys, args=args))
 
     @guard
@@ -86,27 +94,47 @@ class DeliveryQueue:
         return QueuedMessage.from_fields(text(entry_id), lane, {text(k): text(v) for k, v in fields.items()})
 
     @guard
-    def finish(self, message: QueuedMessage, status: DeliveryStatus, now_ms: int, *, transport: str,
+    def finish(self, message: QueuedMessage, status: DeliveryStatus | MessageStatus, now_ms: int, *, transport: str,
                receipt: Receipt | None = None, detail: str = "", error_code: str = "") -> bool:
-        """Acknowledge and record the outcome, in one script; False if another worker had."""
+        """Acknowledge and record the outcome, in one script; False if another worker had.
+        A message of a batch may also end ``canceled`` (its batch was)."""
+        outcome = dict(status=status.value, transport=transport, now=now_ms, detail=detail, error_code=error_code,
+                       carrier_ids=",".join(receipt.carrier_ids) if receipt else "",
+                       parts=receipt.parts if receipt else 0, part="")
+        if message.is_message:
+            return self._finish_message(message, outcome)
         keys = dict(lane=self.keys.lane(message.lane), codes=self.keys.codes(tag_of(message.reference)),
                     outbox=outbox_key(self.keys))
-        args = dict(group=GROUP, entry=message.entry_id, id=message.reference, status=status.value,
-                    transport=transport, now=now_ms, carrier_ids=",".join(receipt.carrier_ids) if receipt else "",
-                    detail=detail, error_code=error_code, parts=receipt.parts if receipt else 0, part="")
+        args = dict(group=GROUP, entry=message.entry_id, id=message.reference, **outcome)
         return bool(self.scripts.finish_message(keys=keys, args=args))
+
+    def _finish_message(self, message: QueuedMessage, outcome: dict[str, Any]) -> bool:
+        batch_id, index = parse_message_id(message.reference) or ("", 0)
+        keys = dict(lane=self.keys.lane(message.lane), meta=self.keys.batch(batch_id, "meta"),
+                    records=self.keys.batch(batch_id, "records"), sender=self.keys.last_sender(message.tag),
+                    outbox=outbox_key(self.keys))
+        args = dict(group=GROUP, entry=message.entry_id, index=index, id=message.reference,
+                    sender_ttl=self.sender_ttl_ms, **outcome)
+        return bool(self.scripts.update_message(keys=keys, args=args))
 
     @guard
     def move(self, message: QueuedMessage, to_lane: str, due_ms: int, now_ms: int, *, detail: str = "",
              transport: str = "", **changes: object) -> bool:
         """Take ``message`` off its lane to wait in ``to_lane``'s retry set until ``due_ms``,
         with its fields changed (attempt, step, pin); False if another worker had it."""
-        keys = dict(lane=self.keys.lane(message.lane), retries=self.keys.retries(to_lane),
-                    codes=self.keys.codes(tag_of(message.reference)))
+        records, ref = self._records(message)
+        keys = dict(lane=self.keys.lane(message.lane), retries=self.keys.retries(to_lane), codes=records)
         fields = json.dumps(message.fields(**changes), sort_keys=True)
-        args = dict(group=GROUP, entry=message.entry_id, id=message.reference, due=due_ms, fields=fields,
-                    now=now_ms, detail=detail, transport=transport, lane_ttl=self.lane_ttl_ms)
+        args = dict(group=GROUP, entry=message.entry_id, id=ref, due=due_ms, fields=fields,
+                    now=now_ms, detail=detail, transport=transport, lane_ttl=self.ttl_ms(to_lane))
         return bool(self.scripts.move_message(keys=keys, args=args))
+
+    def _records(self, message: QueuedMessage) -> tuple[str, str]:
+        """The hash that holds the message's record, and its field there."""
+        if message.is_message:
+            batch_id, index = parse_message_id(message.reference) or ("", 0)
+            return self.keys.batch(batch_id, "records"), str(index)
+        return self.keys.codes(tag_of(message.reference)), message.reference
 
     @guard
     def stats(self, lane: str) -> tuple[int, int | None]:

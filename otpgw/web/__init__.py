@@ -26,7 +26,7 @@ def _base(name: str, probes: Probes) -> Flask:
 
 def init_api(name: str, probes: Probes, *, max_body_bytes: int, body_timeout: float, demo: bool = False) -> Flask:
     """The API app: health plus the /otp blueprint (services are put in by the caller)."""
-    from . import callbacks, factors, otp
+    from . import callbacks, factors, messages, otp
 
     app = _base(name, probes)
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
@@ -35,6 +35,7 @@ def init_api(name: str, probes: Probes, *, max_body_bytes: int, body_timeout: fl
     _init_integrations(app, demo)
     app.register_blueprint(factors.bp)
     app.register_blueprint(callbacks.bp)
+    app.register_blueprint(messages.bp)
     return app
 
 

@@ -8,6 +8,7 @@ hold the server's connections for minutes.
 """
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -39,12 +40,13 @@ def load(schema: Schema) -> Any:
 
 def read_body() -> bytes:
     """The raw body: at most ``MAX_CONTENT_LENGTH`` bytes, within ``otpgw.body_timeout`` seconds."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    declared = request.content_length
+    config, req = current_app.config, request._get_current_object()  # one proxy lookup each
+    limit = config["MAX_CONTENT_LENGTH"]
+    declared = req.content_length
     if declared is not None and declared > limit:
         raise PayloadTooLarge()
-    with _deadline(current_app.config["otpgw.body_timeout"]):
-        return _read_limited(request.environ["wsgi.input"], limit, declared)
+    with _deadline(config["otpgw.body_timeout"]):
+        return _read_limited(req.environ["wsgi.input"], limit, declared)
 
 
 def _read_limited(stream: Any, limit: int, declared: int | None) -> bytes:
@@ -71,15 +73,23 @@ class _deadline:
         self._timeout = None
 
     def __enter__(self) -> None:
-        try:
-            import gevent
-            from gevent import monkey
-        except ImportError:
-            return
-        if monkey.is_module_patched("socket"):
-            self._timeout = gevent.Timeout(self.seconds, RequestTimeout())
+        timeout = _gevent_timeout()
+        if timeout is not None:
+            self._timeout = timeout(self.seconds, RequestTimeout())
             self._timeout.start()
 
     def __exit__(self, *exc: object) -> None:
         if self._timeout is not None:
             self._timeout.close()
+
+
+@functools.cache
+def _gevent_timeout() -> Any:
+    """gevent's Timeout when this process runs under gevent (its sockets are patched), else
+    None. Asked once: a gunicorn worker patches before it loads the app."""
+    try:
+        import gevent
+        from gevent import monkey
+    except ImportError:
+        return None
+    return gevent.Timeout if monkey.is_module_patched("socket") else None

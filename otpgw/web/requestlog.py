@@ -1,6 +1,7 @@
 """Request id in and out, one access line per request, and the latency histogram."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -27,14 +28,23 @@ def _start() -> None:
 
 
 def _finish(response):
-    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    metrics.LATENCY.labels(endpoint=endpoint, method=request.method, status=response.status_code).observe(elapsed)
-    response.headers["X-Request-ID"] = g.get("request_id", "")
+    state, req = g._get_current_object(), request._get_current_object()  # one proxy lookup each
+    elapsed = time.perf_counter() - getattr(state, "started", time.perf_counter())
+    rule, method, status = req.url_rule, req.method, response.status_code
+    endpoint = rule.rule if rule else "unmatched"
+    _latency(endpoint, method, status).observe(elapsed)
+    request_id = getattr(state, "request_id", "")
+    response.headers["X-Request-ID"] = request_id
     if endpoint not in _QUIET:
         access.info("request", extra={"http": {
-            "request_id": g.get("request_id", ""), "method": request.method, "path": endpoint,
-            "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
-            "client": g.get("client", ""),
+            "request_id": request_id, "method": method, "path": endpoint,
+            "status": status, "duration_ms": round(elapsed * 1000, 2),
+            "client": getattr(state, "client", ""),
         }})
     return response
+
+
+@functools.lru_cache(maxsize=512)  # routes x methods x statuses: a few dozen children
+def _latency(endpoint: str, method: str, status: int):
+    """The latency histogram's child, bound once (``labels()`` takes a lock and builds a key)."""
+    return metrics.LATENCY.labels(endpoint=endpoint, method=method, status=status)

@@ -7,11 +7,13 @@ wire format (field names, RFC 3339 times, enum values) is written down here alon
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    missing,
     post_dump,
     post_load,
     validate,
@@ -60,6 +62,41 @@ class _Request(Schema):
     user_ref = fields.String(validate=validate.Length(min=1, max=128))
     client_ip = fields.String(validate=[validate.Length(max=64), _client_ip])
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._string_checks = {name: tuple(field.validators) for name, field in self.load_fields.items()
+                               if type(field) is fields.String and field.data_key is None and field.attribute is None}
+        self._required = frozenset(name for name, field in self.load_fields.items() if field.required)
+
+    def load(self, data: Any, *, many: bool | None = None, partial: Any = None, unknown: str | None = None) -> Any:
+        """marshmallow's load, with a shortcut for the common body (``_load_strings``)."""
+        if many is None and partial is None and unknown is None and not self.many:
+            loaded = self._load_strings(data)
+            if loaded is not None:
+                return loaded
+        return super().load(data, many=many, partial=partial, unknown=unknown)
+
+    def _load_strings(self, data: Any) -> Any:
+        """A body of declared string fields that pass their own validators and the schema's,
+        loaded without marshmallow's machinery (~3 µs instead of ~25). Anything else (an
+        integer field, an unknown or missing field, another type, a failing check) returns
+        None and takes the full path, so what is accepted and every error stay marshmallow's."""
+        if type(data) is not dict or not self._required.issubset(data):
+            return None
+        try:
+            for name, value in data.items():
+                if type(value) is not str:
+                    return None
+                for check in self._string_checks[name]:
+                    check(value)
+            self._check_whole(data)
+        except (KeyError, ValidationError):
+            return None
+        return self._make(data)
+
+    def _check_whole(self, data: dict) -> None:
+        """The schema's own ``validates_schema`` checks, for ``_load_strings``."""
+
     @staticmethod
     def _plain(data: dict) -> dict:
         return data
@@ -80,6 +117,9 @@ class SendRequestSchema(_Request):
         if data.get("webotp_domain") and data.get("app_hash"):
             raise ValidationError("a message carries either webotp_domain or app_hash, not both", "app_hash")
 
+    def _check_whole(self, data: dict) -> None:
+        self._one_format(data)
+
     @post_load
     def _make(self, data: dict, **_: object) -> SendRequest:
         return SendRequest(**self._plain(data))
@@ -94,6 +134,9 @@ class VerifyRequestSchema(_Request):
         if not data.get("id") and not data.get("phone"):
             raise ValidationError("give the code's id or the phone it was sent to", "id")
 
+    def _check_whole(self, data: dict) -> None:
+        self._needs_id_or_phone(data)
+
     @post_load
     def _make(self, data: dict, **_: object) -> VerifyRequest:
         return VerifyRequest(**self._plain(data))
@@ -107,14 +150,38 @@ class Response(Schema):
         return {k: v for k, v in data.items() if v is not None}
 
 
-class SendResponseSchema(Response):
+class _FlatResponse(Response):
+    """A response of flat fields read from a result object's attributes, dumped without
+    marshmallow's machinery: each field's own ``_serialize``, then ``_drop_none`` (~3 µs
+    instead of ~15). A dict, ``many`` or a schema with another kind of field goes the full way."""
+
+    _FLAT = (fields.String, fields.Boolean, fields.Integer, EnumValue, Timestamp)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        dumped = self.dump_fields.items()
+        flat = all(type(f) in self._FLAT and f.data_key is None and f.dump_default is missing for _, f in dumped)
+        self._flat = tuple((name, f.attribute or name, f._serialize) for name, f in dumped) if flat else None
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        if self._flat is None or many or self.many or isinstance(obj, dict):
+            return super().dump(obj, many=many)
+        body = {}
+        for name, attribute, serialize in self._flat:
+            value = serialize(getattr(obj, attribute), name, obj)
+            if value is not None:
+                body[name] = value
+        return body
+
+
+class SendResponseSchema(_FlatResponse):
     id = fields.String(attribute="code_id")
     status = EnumValue()
     expires_at = Timestamp(attribute="expires_ms")
     resend_after = Timestamp(attribute="resend_after_ms")
 
 
-class VerifyResponseSchema(Response):
+class VerifyResponseSchema(_FlatResponse):
     valid = fields.Boolean()
     id = fields.String(attribute="code_id")
     status = EnumValue()
@@ -158,6 +225,6 @@ class StatusResponseSchema(Schema):
     delivery = fields.Function(lambda r: DELIVERY.dump(r.record.delivery))
 
 
-class CancelResponseSchema(Response):
+class CancelResponseSchema(_FlatResponse):
     id = fields.String(attribute="code_id")
     status = EnumValue()
