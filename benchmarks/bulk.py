@@ -11,8 +11,10 @@ Then:
 2. one worker delivers the batch for ``--window`` seconds (messages/s at the carrier),
    then a second one joins for another window, while codes are sent one at a time
    through ``/otp/send`` (time from the 202 to the carrier);
-3. the rest of the batch is delivered (every message once), then codes again with the
-   workers idle. The transport's rate (``--rate``) holds for both workers together: the
+3. the same two workers restart as ``otpgw worker --lane bulk`` beside a third,
+   ``otpgw worker --lane otp``, for codes only: codes again, for a window;
+4. the rest of the batch is delivered (every message once), then codes again with the
+   workers idle. The transport's rate (``--rate``) holds for all workers together: the
    busiest second at the carrier is printed beside it.
 
     .venv/bin/python benchmarks/bulk.py                       # 100,000 recipients, rate 600/s
@@ -117,10 +119,11 @@ def accept(port: int, redis: RedisServer, phones: list[str]) -> dict[str, float]
     return {"seconds": seconds, "ids": ids, "bytes": (used_memory(redis) - before) / len(ids)}
 
 
-def start_worker(env: dict[str, str], workdir: Path, n: int) -> subprocess.Popen:
+def start_worker(env: dict[str, str], workdir: Path, n: int, *lanes: str) -> subprocess.Popen:
     log = open(workdir / f"worker-{n}.log", "w")  # noqa: SIM115 (closed with the process)
-    return subprocess.Popen([sys.executable, "-m", "otpgw.cli", "worker"], cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT, env={**env, "OTPGW_WORKER_HEALTH_PORT": str(free_port())})
+    command = [sys.executable, "-m", "otpgw.cli", "worker", *(f"--lane={lane}" for lane in lanes)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            env={**env, "OTPGW_WORKER_HEALTH_PORT": str(free_port())})
 
 
 class CarrierProcess:
@@ -133,13 +136,25 @@ class CarrierProcess:
         self.proc = context.Process(target=_serve_carrier, args=(delay, self.queue, theirs), daemon=True)
         self.proc.start()
         self.url = ours.recv()
-        self.arrivals: dict[str, float] = {}
+        self._arrivals: dict[str, float] = {}
+        self._lock = threading.Lock()
         threading.Thread(target=self._collect, daemon=True).start()
 
     def _collect(self) -> None:
         while True:
             reference, at = self.queue.get()
-            self.arrivals.setdefault(reference, at)
+            with self._lock:
+                self._arrivals.setdefault(reference, at)
+
+    def when(self, reference: str) -> float | None:
+        with self._lock:
+            return self._arrivals.get(reference)
+
+    @property
+    def arrivals(self) -> dict[str, float]:
+        """A copy: otpgw reference -> when the carrier first received it."""
+        with self._lock:
+            return dict(self._arrivals)
 
     def close(self) -> None:
         self.proc.terminate()
@@ -157,7 +172,7 @@ def _serve_carrier(delay: float, queue, pipe) -> None:
 
 
 def arrived(carrier: CarrierProcess, ids: set[str], since: float, until: float) -> int:
-    return sum(1 for ref, at in list(carrier.arrivals.items()) if since <= at < until and ref in ids)
+    return sum(1 for ref, at in carrier.arrivals.items() if since <= at < until and ref in ids)
 
 
 def codes(port: int, carrier: CarrierProcess, count: int, start: int, spacing: float = 0.1) -> list[float]:
@@ -170,16 +185,16 @@ def codes(port: int, carrier: CarrierProcess, count: int, start: int, spacing: f
         if status != 202:
             raise RuntimeError(f"/otp/send answered {status}: {answer}")
         deadline = time.monotonic() + 20
-        while answer["id"] not in carrier.arrivals and time.monotonic() < deadline:
+        while carrier.when(answer["id"]) is None and time.monotonic() < deadline:
             time.sleep(0.0005)
-        gaps.append((carrier.arrivals[answer["id"]] - answered) * 1000)
+        gaps.append((carrier.when(answer["id"]) - answered) * 1000)
         time.sleep(spacing)
     conn.close()
     return sorted(gaps)
 
 
 def busiest_second(carrier: CarrierProcess) -> int:
-    times = sorted(list(carrier.arrivals.values()))
+    times = sorted(carrier.arrivals.values())
     best, lo = 0, 0
     for hi, at in enumerate(times):
         while times[lo] < at - 1.0:
@@ -227,13 +242,21 @@ def phases(args: argparse.Namespace, workdir: Path, redis: RedisServer, carrier:
     t1 = time.time()
     busy = codes(port, carrier, args.codes, start=8_000_000, spacing=args.window / args.codes)
     two = arrived(carrier, ids, t1, time.time()) / (time.time() - t1)
+    for proc in procs[1:]:  # the workers (procs[0] is the API): bulk and codes in processes of their own
+        stop_process(proc)
+    procs[1:] = [start_worker(env, workdir, 3, "bulk"), start_worker(env, workdir, 4, "bulk"),
+                 start_worker(env, workdir, 5, "otp")]
+    time.sleep(3)
+    t2 = time.time()
+    split = codes(port, carrier, args.codes, start=8_500_000, spacing=args.window / args.codes)
+    two_split = arrived(carrier, ids, t2, time.time()) / (time.time() - t2)
     deadline = time.monotonic() + 1800
     while len(ids & set(carrier.arrivals)) < len(ids) and time.monotonic() < deadline:
         time.sleep(0.5)
     delivered = len(ids & set(carrier.arrivals))
     idle = codes(port, carrier, args.codes, start=9_000_000, spacing=0.05)
-    return {"accept_s": batch["seconds"], "bytes": batch["bytes"], "one": one, "two": two, "delivered": delivered,
-            "busy": busy, "idle": idle, "peak": busiest_second(carrier)}
+    return {"accept_s": batch["seconds"], "bytes": batch["bytes"], "one": one, "two": two, "two_split": two_split,
+            "delivered": delivered, "busy": busy, "split": split, "idle": idle, "peak": busiest_second(carrier)}
 
 
 def report(args: argparse.Namespace, f: dict) -> None:
@@ -249,9 +272,11 @@ def report(args: argparse.Namespace, f: dict) -> None:
     print(f"| Redis memory per queued message | {f['bytes']:.0f} bytes |")
     print(f"| delivery, 1 worker | {f['one']:,.0f} messages/s |")
     print(f"| delivery, 2 workers | {f['two']:,.0f} messages/s |")
+    print(f"| delivery, 2 bulk workers beside a code worker | {f['two_split']:,.0f} messages/s |")
     print(f"| busiest second at the carrier | {f['peak']:,} messages (rate {rate}) |")
     print(f"| batch delivered | {f['delivered']:,} of {args.recipients:,}, each once |")
-    for name, values in (("idle", f["idle"]), ("batch running on 2 workers", f["busy"])):
+    for name, values in (("idle", f["idle"]), ("batch running on the same 2 workers", f["busy"]),
+                         ("batch running, codes on a worker of their own", f["split"])):
         print(f"| code latency, {name} (202 -> carrier) | p50 {statistics.median(values):.0f} ms, "
               f"p95 {pct(values, 0.95):.0f} ms, max {values[-1]:.0f} ms |")
 

@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pod-cpus", type=int, default=2, help="the pod size of the sizing table (default 2 CPUs)")
     p.add_argument("--max-rate", type=int, default=6000, help="send req/s to provide distinct phones for")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory with the server logs")
+    p.add_argument("--server-output", choices=("pipe", "file", "null"), default="pipe",
+                   help="where gunicorn's stdout goes: a pipe drained by cat, as a container's (default), "
+                        "a file, or /dev/null")
     p.add_argument("--py-spy", metavar="PATH", help="py-spy binary: sample the workers during measured phases")
     p.add_argument("--py-spy-phases", default="send,verify,minimal,healthz", type=lambda v: v.split(","),
                    help="phases to sample with --py-spy (default all)")

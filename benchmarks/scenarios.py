@@ -95,8 +95,9 @@ def send_jobs(args: argparse.Namespace, counts: list[int], round_: int = 0) -> l
 class VerifyCodes:
     """Codes for the verify phases: the ones the send phase before it just issued (read from
     their sealed queued messages, as a delivery worker would), topped up through
-    ``OtpService.send`` to two verifies per code at ``ceiling`` requests/s. ``ceiling`` is
-    the minimal app's rate: a verify does one EVALSHA and more, so it cannot go faster."""
+    ``OtpService.send`` to two verifies per code at ``ceiling`` requests/s: the round's
+    /healthz rate (no request that also goes to Redis beats it), or the minimal app's if
+    other work on the machine made /healthz slower."""
 
     def __init__(self, args: argparse.Namespace, env: dict[str, str]):
         from otpgw import create_app

@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--transport", action="append", metavar="NAME",
                         help="a transport this worker owns (repeatable); default: every transport that is not "
                              "bound to a device on one host")
+    worker.add_argument("--lane", action="append", choices=("otp", "bulk"),
+                        help="a shared lane this worker reads (repeatable); default: both, codes first. "
+                             "Workers for codes only and for bulk only isolate codes from campaigns entirely")
     dev = sub.add_parser("dev", help="API + worker in one process on an embedded store")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=8080)
@@ -71,10 +74,9 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = _worker_settings(args.transport or [])
     configure_logging(settings.logging.level)
-    import sys as _s; _s.setswitchinterval(float(os.environ.get("XSWITCH", "0.005")))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
-    delivery = build_worker(settings, args.transport)
+    delivery = build_worker(settings, args.transport, lanes=args.lane)
     stop = _stop_on_signals()
     start_webhooks(settings, delivery.store, stop)
     serve_probes(delivery, int(os.environ.get("OTPGW_WORKER_HEALTH_PORT", "8081")),

@@ -44,12 +44,13 @@ def build_transports(settings: Settings, names: list[str], console_stream: TextI
 
 
 def build_worker(settings: Settings, names: list[str] | None = None, store: Store | None = None,
-                 console_stream: TextIO | None = None) -> DeliveryWorker:
+                 console_stream: TextIO | None = None, lanes: list[str] | None = None) -> DeliveryWorker:
+    """``lanes``: the shared lanes to read (``otp``, ``bulk``); default both."""
     transports = build_transports(settings, select_transports(settings, names), console_stream)
     if store is None:
         store = Store.connect(settings, blocking_ms=settings.delivery.block_ms)
     return DeliveryWorker(settings, store, transports, serves_shared=not names or any(
-        not t.host_bound for t in transports))
+        not t.host_bound for t in transports), shared_lanes=tuple(lanes) if lanes else None)
 
 
 def build_dev(settings: Settings, inbox: Any = None) -> tuple["Flask", DeliveryWorker]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from test_topologies import cluster  # noqa: F401 (a fixture: a three-node cluster of its own)
 
 from otpgw.client import verify_webhook
 from otpgw.delivery.scheduler import BACKLOG
@@ -320,14 +321,14 @@ class TestAcceptance:
         for thread in threads:
             thread.start()
         try:
-            twilio.wait_for(lambda got: len(got) >= 2000, timeout=60, what="the batch under way")
+            twilio.wait_for(lambda got: len(got) >= 2000, timeout=300, what="the batch under way")
             before = len(twilio.requests)
             code_id = issue_id(client)
-            got = twilio.wait_for(lambda got: any(r.form["To"] == PHONE for r in got), timeout=20, what="the code")
+            got = twilio.wait_for(lambda got: any(r.form["To"] == PHONE for r in got), timeout=60, what="the code")
             waited_behind = next(i for i, r in enumerate(got) if r.form["To"] == PHONE) - before
             twilio.inbound(f"{PUBLIC_URL}/callbacks/tw/inbound", given[0], "STOP").fire(client)  # sent by now
-            twilio.wait_for(lambda got: len(got) >= 10_002, timeout=120, what="every message")
-            poll(lambda: sum(r.event["type"] == "batch.completed" for r in receiver.delivered()) == 2, timeout=60,
+            twilio.wait_for(lambda got: len(got) >= 10_002, timeout=900, what="every message")
+            poll(lambda: sum(r.event["type"] == "batch.completed" for r in receiver.delivered()) == 2, timeout=300,
                  what="both batches' summaries")
         finally:
             stop.set()
@@ -360,3 +361,26 @@ def submit_opted_out(client, number: str) -> bool:
     answer = client.post("/messages", json={"to": [number, numbers(1, start=60_000)[0]], "text": TEXT},
                          headers={"Authorization": "Bearer shop-messages-key-0123456789"}).get_json()
     return answer["opted_out"] == [number]
+
+
+@pytest.mark.slow
+class TestCluster:
+    """On a three-node Redis Cluster (OTPGW_REDIS_CLUSTER) every batch script runs on one node."""
+
+    def test_a_batch_and_a_scheduled_one_go_out_on_a_cluster(self, cluster, make_settings, clock):  # noqa: F811
+        from otpgw import create_app
+        from otpgw.transports.fake import FakeTransport
+
+        settings = make_settings(redis_url=cluster, redis_cluster=True, clients=clients())
+        app = create_app(settings, clock=clock)
+        client = app.test_client()
+        now = accepted(client, numbers(30))
+        later = accepted(client, numbers(2, start=900), send_at=time.strftime(
+            "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(clock.now + 120)))
+        worker = DeliveryWorker(settings, app.extensions["otpgw.store"], FakeTransport(), clock=clock)
+        drain(worker)
+        clock.advance(121)
+        drain(worker)
+        sent = sorted(m.reference for m in worker.transports["fake"].sent)
+        assert sent == sorted(m["id"] for m in now["messages"] + later["messages"])
+        assert batch(client, now["batch_id"])["counts"]["sent"] == 30

@@ -6,6 +6,10 @@ own. Each shortcut is held to what the full path answers, errors included.
 """
 from __future__ import annotations
 
+import datetime as dt
+import json
+import logging
+
 import fakeredis
 import pytest
 import redis
@@ -15,9 +19,11 @@ from marshmallow import Schema, ValidationError
 
 from otpgw.domain.outcomes import CodeStatus, VerifyOutcome
 from otpgw.domain.phones import parse_phone
+from otpgw.logs import JsonFormatter, LineHandler
 from otpgw.otp.types import CancelResult, SendResult, VerifyResult
 from otpgw.store.direct import DirectScripts
 from otpgw.web import schemas
+from otpgw.web.otp import answer
 
 from conftest import PHONE, send, sent_code, verify
 
@@ -127,3 +133,67 @@ class TestDirectScripts:
             codes._direct(store.scripts.verify_code, keys={name: "k" for name in store.scripts.verify_code.header.keys},
                           args={name: "not-a-number" for name in store.scripts.verify_code.header.args})
         assert send(client).status_code == 202
+
+
+class TestResponses:
+    """Bodies and times are written as Flask's JSON provider and datetime wrote them."""
+
+    @settings(max_examples=300)
+    @given(st.integers(0, 4_102_444_800_000))  # 1970 to 2100, in ms
+    def test_timestamps_read_as_before(self, ms):
+        moment = dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+        assert schemas.iso(ms) == moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    @pytest.mark.parametrize("body, status, headers", [
+        ({"valid": False, "id": "c" * 32, "status": "pending", "reason": "invalid", "attempts_left": 4}, 200, None),
+        ({"id": "a" * 32, "status": "pending", "expires_at": "2026-01-31T09:30:00.123Z"}, 202,
+         {"Idempotent-Replayed": "true"}),
+    ])
+    def test_answers_are_byte_for_byte_what_flask_makes(self, app, body, status, headers):
+        with app.test_request_context():
+            ours = answer(body, status, headers)
+            flasks = app.make_response((body, status, headers or {}))
+        assert ours.get_data() == flasks.get_data() and ours.status == flasks.status
+        assert list(ours.headers.items()) == list(flasks.headers.items())
+
+
+class RecordingStream:
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.writes.append(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class TestHeldLines:
+    """A request's log lines leave in one write when it ends; other lines leave at once."""
+
+    @pytest.fixture
+    def stream(self):
+        handler = LineHandler(RecordingStream())
+        handler.setFormatter(JsonFormatter())
+        root = logging.getLogger()
+        level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        yield handler.stream
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    def test_the_audit_and_access_lines_of_a_request_go_out_together(self, client, stream):
+        assert send(client).status_code == 202
+        (written,) = [w for w in stream.writes if "otp.send" in w]
+        lines = [json.loads(line) for line in written.splitlines()]
+        assert [line["logger"] for line in lines] == ["otpgw.audit", "otpgw.access"]
+        assert lines[1]["status"] == 202 and PHONE not in written
+
+    def test_a_request_that_fails_still_writes_its_lines(self, client, stream):
+        assert verify(client, code="123456").status_code == 400
+        assert any('"status": 400' in w for w in stream.writes)
+
+    def test_lines_outside_a_request_are_written_at_once(self, stream):
+        logging.getLogger("otpgw.test").info("outside")
+        assert len(stream.writes) == 1 and '"msg": "outside"' in stream.writes[0]

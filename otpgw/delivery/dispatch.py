@@ -91,7 +91,8 @@ class Dispatcher:
         self.defer: Callable[[QueuedMessage, int], bool] = lambda message, due: False
 
     def handle(self, queued: QueuedMessage) -> str:
-        """Attempt one message; returns 'sent', 'failed', 'retry', 'waiting' or 'moved'."""
+        """Attempt one message; returns 'sent', 'failed', 'canceled', 'retry', 'waiting', 'deferred'
+        (a bulk message kept by the worker for its turn) or 'moved'."""
         if self.now_ms() >= queued.deadline_ms:
             return self._finish(queued, DeliveryStatus.FAILED, detail="expired before delivery")
         try:

@@ -18,8 +18,11 @@ def host_lane(transport: str) -> str:
     return f"t.{transport}"
 
 
-def lanes_for(owned_host_bound: list[str], serves_shared: bool) -> list[str]:
+def lanes_for(owned_host_bound: list[str], serves_shared: bool, shared: tuple[str, ...] = SHARED) -> list[str]:
     """The lanes a worker reads, in priority order: shared OTP traffic first, then its
-    devices' own lanes (which carry OTP traffic too), then bulk."""
-    shared = list(SHARED) if serves_shared else []
-    return shared[:1] + [host_lane(name) for name in owned_host_bound] + shared[1:]
+    devices' own lanes (which carry OTP traffic too), then bulk. ``shared`` narrows the
+    shared lanes (``otpgw worker --lane otp``: a worker for codes only, in a process of its
+    own, so a campaign never competes with codes even for CPU)."""
+    read = [lane for lane in SHARED if lane in shared] if serves_shared else []
+    codes = [lane for lane in read if lane == Lane.OTP.value]
+    return codes + [host_lane(name) for name in owned_host_bound] + [lane for lane in read if lane not in codes]

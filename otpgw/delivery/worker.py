@@ -22,8 +22,6 @@ one that serves the HTTP transports reads the shared lanes; one started with
 """
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import os
 import secrets
@@ -42,8 +40,9 @@ from ..domain.sms import QueuedMessage
 from ..errors import StoreError, StoreUnavailable
 from ..store import Store
 from ..transports import Transport
+from .bulk import Turns
 from .dispatch import Dispatcher
-from .lanes import lanes_for
+from .lanes import SHARED, lanes_for
 from .references import TaggedReferenceIndex
 from .reports import DeliveryEvents
 from .router import Router
@@ -59,7 +58,7 @@ BULK = Lane.BULK.value
 class DeliveryWorker:
     def __init__(self, settings: Settings, store: Store, transports: Transport | Iterable[Transport], *,
                  clock: Callable[[], float] = time.time, consumer: str | None = None,
-                 serves_shared: bool | None = None):
+                 serves_shared: bool | None = None, shared_lanes: tuple[str, ...] | None = None):
         self.settings = settings
         self.store = store
         owned = [transports] if isinstance(transports, Transport) else list(transports)
@@ -69,7 +68,7 @@ class DeliveryWorker:
         host_bound = [t.name for t in owned if t.host_bound]
         if serves_shared is None:
             serves_shared = any(not t.host_bound for t in owned)
-        self.lanes = lanes_for(host_bound, serves_shared)
+        self.lanes = lanes_for(host_bound, serves_shared, shared_lanes or SHARED)
         self.events = DeliveryEvents(store, settings, clock=self.now_ms)
         configured_host_bound = frozenset(host_bound) | _host_bound_names(settings)
         capacities = {name: config.capacity for name, config in settings.transports.items()}
@@ -89,11 +88,8 @@ class DeliveryWorker:
         self.bulk_slots = max(1, min(self.concurrency - 1, share))  # the rest are the codes'
         self._bulk: set[Future] = set()
         self.scheduler = Scheduler(store.messages, self.now_ms) if BULK in self.lanes else None
-        # bulk messages whose turn at a rate-limited transport is near: (due ms, order, message), in no slot
-        self._waiting: list[tuple[int, int, QueuedMessage]] = []
-        self._waiting_lock = threading.Lock()
-        self._order = itertools.count()
-        self.dispatcher.defer = self._defer
+        self.turns = Turns(self.bulk_slots, self.now_ms)  # bulk messages waiting for a token, in no slot
+        self.dispatcher.defer = self.turns.defer
 
     @property
     def name(self) -> str:
@@ -140,15 +136,15 @@ class DeliveryWorker:
             self._next_prepare = time.monotonic() + PREPARE_EVERY
             self._prepare()
         self._bulk &= inflight
-        due = self._due(min(free, self.bulk_slots - len(self._bulk)))
-        bulk_room = self.bulk_slots - len(self._bulk) - len(due) - len(self._waiting)
-        block = 0 if inflight or due or self._waiting else min(self.settings.delivery.block_ms,
-                                                                int(PREPARE_EVERY * 1000))
+        due = self.turns.due(min(free, self.bulk_slots - len(self._bulk)))
+        bulk_room = self.bulk_slots - len(self._bulk) - len(due) - len(self.turns)
+        block = 0 if inflight or due or self.turns else min(self.settings.delivery.block_ms,
+                                                             int(PREPARE_EVERY * 1000))
         batch = self._claim() or due + self._read(free - len(due), bulk_room, block)
         if not batch:
             if inflight:
                 return wait(inflight, timeout=0.02, return_when=FIRST_COMPLETED).not_done
-            stop.wait(0.02 if self._waiting else 0.05 if block == 0 else 0)  # an embedded store does not block
+            stop.wait(0.02 if self.turns else 0.05 if block == 0 else 0)  # an embedded store does not block
             return inflight
         if self._pool is None:
             for message in batch:
@@ -187,12 +183,12 @@ class DeliveryWorker:
         """One pass: promote due retries, claim orphans, read new messages, send them."""
         self.start()
         self._prepare()
-        due = self._due(self.bulk_slots)
-        room = self.bulk_slots - len(due) - len(self._waiting)
-        batch = self._claim() or due + self._read(self.batch - len(due), room, 0 if self._waiting else block_ms)
-        if not batch and self._waiting:  # only messages waiting for their turn: a moment, then go on
+        due = self.turns.due(self.bulk_slots)
+        room = self.bulk_slots - len(due) - len(self.turns)
+        batch = self._claim() or due + self._read(self.batch - len(due), room, 0 if self.turns else block_ms)
+        if not batch and self.turns:  # only messages waiting for their turn: a moment, then go on
             time.sleep(0.02)
-            return len(self._waiting)
+            return len(self.turns)
         if self._pool is None or len(batch) <= 1:
             return sum(self._handle(message, stop) for message in batch)
         return sum(f.result() for f in [self._pool.submit(self._handle, m, stop) for m in batch])
@@ -205,30 +201,10 @@ class DeliveryWorker:
         self.dispatcher.handle(message)
         return 1
 
-    def _defer(self, message: QueuedMessage, due_ms: int) -> bool:
-        """Keep a bulk message until its turn (the dispatcher's ``defer``), in no sending slot;
-        False when as many wait as bulk may hold slots (then it waits in Redis). It stays
-        pending on its lane meanwhile: if this worker dies, another claims it."""
-        with self._waiting_lock:
-            if len(self._waiting) >= self.bulk_slots:
-                return False
-            heapq.heappush(self._waiting, (due_ms, next(self._order), message))
-        return True
-
-    def _due(self, room: int) -> list[QueuedMessage]:
-        """Up to ``room`` waiting bulk messages whose turn has come, earliest first."""
-        now, due = self.now_ms(), []
-        with self._waiting_lock:
-            while self._waiting and self._waiting[0][0] <= now and len(due) < room:
-                due.append(heapq.heappop(self._waiting)[2])
-        return due
-
     def _release_waiting(self) -> None:
-        """Hand waiting bulk messages back to their lane, each due at its turn (a stopping worker)."""
-        with self._waiting_lock:
-            waiting, self._waiting = self._waiting, []
+        """Hand bulk messages waiting for their turn back to their lane, each due at its turn."""
         now = self.now_ms()
-        for due_ms, _, message in waiting:
+        for due_ms, message in self.turns.drain():
             self.store.queue.move(message, message.lane, due_ms, now)
 
     def _claim(self) -> list[QueuedMessage]:

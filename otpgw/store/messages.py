@@ -38,32 +38,53 @@ class MessageStore:
 
     @guard
     def opted_out(self, phone_tags: Sequence[str]) -> set[int]:
-        """Positions of the tags whose phone has opted out: one MGET per chunk, one round trip."""
-        pipe = self.client.pipeline(transaction=False)
-        for start in range(0, len(phone_tags), CHUNK):
-            pipe.mget([self.keys.phone(tag, "optout") for tag in phone_tags[start:start + CHUNK]])
-        flags = [flag for reply in pipe.execute() for flag in reply]
+        """Positions of the tags whose phone has opted out: one MGET per chunk, pipelined in
+        one round trip (a Cluster client pipelines no MGET: there, one round trip per chunk)."""
+        chunks = [[self.keys.phone(tag, "optout") for tag in phone_tags[start:start + CHUNK]]
+                  for start in range(0, len(phone_tags), CHUNK)]
+        if self.keys.single_slot:
+            replies = [self.client.mget(chunk) for chunk in chunks]
+        else:
+            pipe = self.client.pipeline(transaction=False)
+            for chunk in chunks:
+                pipe.mget(chunk)
+            replies = pipe.execute()
+        flags = [flag for reply in replies for flag in reply]
         return {position for position, flag in enumerate(flags) if flag is not None}
 
     @guard
     def write(self, batch: NewBatch) -> BatchOutcome:
-        """Create, fill and commit ``batch`` in one pipelined round trip."""
-        keys = self._batch(batch.batch_id)
-        idempotency = self.keys.batch_idempotency(batch.idempotency_tag)
+        """Create, fill and commit ``batch`` in one pipelined round trip (redis-py checks the
+        scripts are loaded first). A Cluster client pipelines no script: there the calls go
+        one after the other."""
+        calls = self._calls(batch)
+        if self.keys.single_slot:
+            script, keys, args = calls[0]
+            created = [text(r) for r in script(keys=keys, args=args)]
+            if created[0] != "ok":
+                return self._outcome(batch, created, 0)
+            return self._outcome(batch, created, [script(keys=k, args=a) for script, k, a in calls[1:]][-1])
         pipe = self.client.pipeline(transaction=False)
-        self.scripts.create_batch(keys=dict(meta=keys["meta"], idempotency=idempotency,
-                                            client_day=self.keys.client_recipients_day(batch.client, batch.day)),
-                                  args=self._create_args(batch), client=pipe)
-        for start in range(0, len(batch.entries), CHUNK):
-            self.scripts.append_messages(keys=dict(meta=keys["meta"], pending=keys["pending"]),
-                                         args=dict(entries="\n".join(batch.entries[start:start + CHUNK])),
-                                         client=pipe)
-        self.scripts.commit_batch(keys=dict(meta=keys["meta"], schedule=self.keys.schedule(), idempotency=idempotency),
-                                  args=dict(batch=batch.batch_id, now=batch.now_ms,
-                                            idem_ttl=batch.idempotency_ttl_ms if batch.idempotency_tag else 0),
-                                  client=pipe)
+        for script, keys, args in calls:
+            script(keys=keys, args=args, client=pipe)
         replies = pipe.execute()
         return self._outcome(batch, [text(r) for r in replies[0]], replies[-1])
+
+    def _calls(self, batch: NewBatch) -> list[tuple[Any, dict[str, str], dict[str, Any]]]:
+        """(script, keys, args): create_batch, one append_messages per chunk, commit_batch."""
+        keys = self._batch(batch.batch_id)
+        idempotency = self.keys.batch_idempotency(batch.idempotency_tag)
+        day = self.keys.client_recipients_day(batch.client, batch.day)
+        calls = [(self.scripts.create_batch, dict(meta=keys["meta"], idempotency=idempotency, client_day=day),
+                  self._create_args(batch))]
+        calls += [(self.scripts.append_messages, dict(meta=keys["meta"], pending=keys["pending"]),
+                   dict(entries="\n".join(batch.entries[start:start + CHUNK])))
+                  for start in range(0, len(batch.entries), CHUNK)]
+        calls.append((self.scripts.commit_batch, dict(meta=keys["meta"], schedule=self.keys.schedule(),
+                                                       idempotency=idempotency),
+                      dict(batch=batch.batch_id, now=batch.now_ms,
+                           idem_ttl=batch.idempotency_ttl_ms if batch.idempotency_tag else 0)))
+        return calls
 
     @staticmethod
     def _create_args(batch: NewBatch) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def authenticate() -> None:
         if not registry.open:
             raise Unauthorized(details={"reason": "invalid_key" if key else "missing_key"})
         client = registry.default
-    g.client, g.client_config = client.name, client
+    state = g._get_current_object()
+    state.client, state.client_config = client.name, client
 
 
 def bearer_key() -> str:

@@ -66,7 +66,10 @@ def _read_limited(stream: Any, limit: int, declared: int | None) -> bytes:
 
 class _deadline:
     """A time limit on the body read: a gevent Timeout under gevent workers, else the
-    socket's own timeout (the sync and threaded servers read with a blocking socket)."""
+    socket's own timeout (the sync and threaded servers read with a blocking socket).
+    Timeouts are kept for reuse once stopped: building one costs a libev timer each time."""
+
+    _idle: dict[float, list[Any]] = {}  # seconds -> stopped Timeouts (list.pop/append: greenlet-safe)
 
     def __init__(self, seconds: float):
         self.seconds = seconds
@@ -75,12 +78,14 @@ class _deadline:
     def __enter__(self) -> None:
         timeout = _gevent_timeout()
         if timeout is not None:
-            self._timeout = timeout(self.seconds, RequestTimeout())
+            idle = self._idle.setdefault(self.seconds, [])
+            self._timeout = idle.pop() if idle else timeout(self.seconds, RequestTimeout())
             self._timeout.start()
 
     def __exit__(self, *exc: object) -> None:
         if self._timeout is not None:
-            self._timeout.close()
+            self._timeout.cancel()
+            self._idle[self.seconds].append(self._timeout)
 
 
 @functools.cache

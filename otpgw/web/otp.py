@@ -70,7 +70,10 @@ def answer(body: dict, status: int = 200, headers: dict[str, str] | None = None)
     """The response Flask's JSON provider makes of ``body`` (compact, ASCII-escaped, a final
     newline, ``application/json``), built directly: the two busiest views skip its
     per-call encoder and argument handling."""
-    return Response(_ENCODE(body) + "\n", status=status, headers=headers, mimetype="application/json")
+    response = Response(_ENCODE(body) + "\n", status=status, content_type="application/json")
+    if headers:
+        response.headers.update(headers)  # after Content-Type and Content-Length, as Flask adds them
+    return response
 
 
 @bp.get("/<string(length=32):code_id>")

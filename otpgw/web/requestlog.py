@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import re
 import time
-import uuid
 
 from flask import Flask, g, request
 
+from .. import logs
 from ..events import metrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -19,12 +20,21 @@ access = logging.getLogger("otpgw.access")
 def init_request_log(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_finish)
+    app.teardown_request(_release)
 
 
 def _start() -> None:
+    logs.hold_lines()  # the request's audit and access lines go out together (one write)
     given = request.headers.get("X-Request-ID", "")
-    g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-    g.started = time.perf_counter()
+    state = g._get_current_object()
+    state.request_id = given if _REQUEST_ID.match(given) else _new_request_id()
+    state.started = time.perf_counter()
+
+
+def _new_request_id() -> str:
+    """32 random hex digits, as ``uuid4().hex`` gave, at a tenth of the cost: an id to find a
+    request's lines by, not a secret (``random`` is reseeded in every forked worker)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _finish(response):
@@ -41,7 +51,13 @@ def _finish(response):
             "status": status, "duration_ms": round(elapsed * 1000, 2),
             "client": getattr(state, "client", ""),
         }})
+    logs.release_lines()
     return response
+
+
+def _release(_: BaseException | None = None) -> None:
+    """Whatever happened to the request, its held lines are written."""
+    logs.release_lines()
 
 
 @functools.lru_cache(maxsize=512)  # routes x methods x statuses: a few dozen children

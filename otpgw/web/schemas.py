@@ -7,6 +7,7 @@ wire format (field names, RFC 3339 times, enum values) is written down here alon
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from marshmallow import (
@@ -33,9 +34,14 @@ APP_HASH = validate.Regexp(r"[A-Za-z0-9+/]{11}\Z", error="not an 11-character SM
 
 
 def iso(ms: int | str) -> str:
-    """Epoch milliseconds as an RFC 3339 UTC timestamp."""
-    moment = dt.datetime.fromtimestamp(int(ms) / 1000, tz=dt.timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch milliseconds as an RFC 3339 UTC timestamp (``2026-01-31T09:30:00.123Z``)."""
+    second, millis = divmod(int(ms), 1000)
+    return f"{_second(second)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)  # a response names now + a few minutes: the same seconds again and again
+def _second(second: int) -> str:
+    return dt.datetime.fromtimestamp(second, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class Timestamp(fields.Field):

@@ -103,10 +103,10 @@ class MessageService:
         _refuse(outcome)
         if outcome.replayed:
             return self._replay(outcome, admitted, client)
-        audit("messages.submit", batch_id=batch.batch_id, client=client, recipients=len(keep),
+        audit("messages.submit", batch_id=outcome.batch_id, client=client, recipients=len(keep),
               invalid=len(admitted.invalid), opted_out=len(opted), scheduled=send_at > now)
-        return _result(batch.batch_id, BatchStatus.SCHEDULED if send_at > now else BatchStatus.SENDING, now, send_at,
-                       batch.deadline_ms, segments, batch.encoding, admitted, keep)
+        return _result(outcome.batch_id, BatchStatus.SCHEDULED if send_at > now else BatchStatus.SENDING, now,
+                       send_at, batch.deadline_ms, segments, batch.encoding, admitted, keep)
 
     def _segments(self, text: str, client: str) -> int:
         segments, most = segment_count(text), self.config.segments_for(client)

@@ -73,10 +73,10 @@ if rate > 0 then
     redis.call('HSET', K.gate, 'tokens', tostring(tokens), 'refilled_at', now)
     if A.kind == 'message' and tonumber(A.turn) > 0 then
       wait = math.max(wait, 20)  -- it had a turn and lost the token (to a code): its next one is at once
-    elseif A.kind == 'message' then  -- the next free turn after those already given out
-      local turn = math.max(now + wait, tonumber(g[7] or 0) + math.ceil(1000 / rate))
-      redis.call('HSET', K.gate, 'busy_at', turn)
-      wait = turn - now
+    elseif A.kind == 'message' then  -- the next free turn after those already given out (in fractions
+      local turn = math.max(now + wait, tonumber(g[7] or 0) + 1000 / rate)  -- of a ms: 600/s is 1.67 ms)
+      redis.call('HSET', K.gate, 'busy_at', tostring(turn))
+      wait = math.ceil(turn - now)
     end
     redis.call('PEXPIRE', K.gate, A.gate_ttl)
     return {status, 'busy', wait, 0}
